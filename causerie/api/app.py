@@ -1,0 +1,53 @@
+"""The application factory: settings in, a FastAPI app out; the lifespan owns the engines."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from causerie import __version__
+from causerie.api.errors import install_error_handlers
+from causerie.api.routes import router
+from causerie.config import Settings
+from causerie.models.registry import ModelRegistry
+from causerie.services.engines import EnginePool
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, registry: ModelRegistry | None = None) -> FastAPI:
+    """Build the app. ``registry`` defaults to discovering models from ``settings``."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool = EnginePool(registry or ModelRegistry.discover(settings), settings)
+        app.state.pool = pool
+        for model_id, problem in pool.registry.problems.items():
+            log.warning("model %s unavailable: %s", model_id, problem)
+        if settings.preload and pool.registry.default_id:
+            await pool.get(pool.registry.resolve(None))
+        try:
+            yield
+        finally:
+            await pool.aclose()
+
+    app = FastAPI(
+        title="Causerie",
+        version=__version__,
+        description="Self-hosted, multilingual assistant with an OpenAI-compatible API.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(router)
+
+    @app.get("/health", tags=["health"])
+    async def health() -> dict[str, object]:
+        pool: EnginePool = app.state.pool
+        return {"status": "ok", "default_model": pool.registry.default_id, "loaded_models": pool.loaded()}
+
+    return app

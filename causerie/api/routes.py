@@ -1,0 +1,52 @@
+"""OpenAI-compatible routes. Each parses, calls one service, and shapes the result."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from causerie.api.deps import ChatDep, CompletionsDep, PoolDep, require_api_key
+from causerie.api.sse import sse_response
+from causerie.models.registry import ModelSpec
+from causerie.protocol.openai import (
+    ChatCompletion,
+    ChatCompletionRequest,
+    Completion,
+    CompletionRequest,
+    ErrorResponse,
+    ModelCard,
+    ModelList,
+)
+
+_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors)
+
+
+def _card(spec: ModelSpec) -> ModelCard:
+    return ModelCard(id=spec.id, created=spec.created, context_length=spec.context_length, description=spec.description or None)
+
+
+@router.get("/models", response_model=ModelList, response_model_exclude_none=True)
+async def list_models(pool: PoolDep) -> ModelList:
+    return ModelList(data=[_card(spec) for spec in pool.registry.list()])
+
+
+@router.get("/models/{model_id:path}", response_model=ModelCard, response_model_exclude_none=True)
+async def get_model(model_id: str, pool: PoolDep) -> ModelCard:
+    return _card(pool.registry.get(model_id))
+
+
+@router.post("/chat/completions", response_model=ChatCompletion, response_model_exclude_none=True)
+async def chat_completions(request: ChatCompletionRequest, chat: ChatDep) -> ChatCompletion | StreamingResponse:
+    prepared = await chat.prepare(request)
+    if request.stream:
+        return sse_response(chat.stream(prepared))
+    return await chat.complete(prepared)
+
+
+@router.post("/completions", response_model=Completion, response_model_exclude_none=True)
+async def completions(request: CompletionRequest, service: CompletionsDep) -> Completion | StreamingResponse:
+    prepared = await service.prepare(request)
+    if request.stream:
+        return sse_response(service.stream(prepared))
+    return await service.complete(prepared)

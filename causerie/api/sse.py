@@ -1,0 +1,39 @@
+"""Server-sent events in the form OpenAI clients read."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from causerie.api.errors import error_body
+from causerie.errors import CauserieError
+from causerie.protocol.openai import ErrorBody, ErrorResponse
+
+log = logging.getLogger(__name__)
+
+
+async def _events(chunks: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
+    try:
+        async for chunk in chunks:
+            yield f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+    except CauserieError as exc:
+        yield f"data: {error_body(exc).model_dump_json()}\n\n"
+        return
+    except Exception:  # the status line is already sent: report in-band
+        log.exception("stream failed")
+        body = ErrorResponse(error=ErrorBody(message="The server had an error while streaming.", type="server_error"))
+        yield f"data: {json.dumps(body.model_dump())}\n\n"
+        return
+    yield "data: [DONE]\n\n"
+
+
+def sse_response(chunks: AsyncIterator[BaseModel]) -> StreamingResponse:
+    return StreamingResponse(
+        _events(chunks),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,54 @@
+"""One validated settings object, built at start-up and passed down."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+
+def default_data_dir() -> Path:
+    """Per-user data folder (XDG on Linux)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "causerie"
+
+
+class Settings(BaseSettings):
+    """Causerie configuration; every field can be set with a ``CAUSERIE_`` environment variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CAUSERIE_", extra="ignore")
+
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port the HTTP server listens on.")
+    data_dir: Path = Field(default_factory=default_data_dir, description="Where Causerie keeps its files.")
+    models_dir: Path | None = Field(None, description="Folder scanned for extra .gguf models.")
+    model_paths: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list, description="Extra GGUF files to serve (CAUSERIE_MODEL_PATHS, comma-separated)."
+    )
+    default_model: str | None = Field(
+        None, description="Model id used when a client asks for none (default: the best embedded model)."
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Accepted API keys (comma-separated); empty means no authentication."
+    )
+    context_length: int = Field(
+        4096, ge=256, description="Context window per sequence, capped by the model's own training context."
+    )
+    parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
+    threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
+    preload: bool = Field(True, description="Load the default model when the server starts.")
+
+    @field_validator("api_keys", "model_paths", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def models_cache_dir(self) -> Path:
+        """Where assembled embedded weights are stored."""
+        return self.data_dir / "models"

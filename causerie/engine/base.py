@@ -1,0 +1,119 @@
+"""The engine contract: a prompt and sampling parameters in, a stream of text chunks out.
+
+Engines know nothing of HTTP, chat messages or conversations. A caller renders the prompt,
+then iterates ``Engine.generate``: zero or more ``GenerationChunk`` followed by exactly one
+``GenerationFinish``. Breaking out of the iteration (or cancelling the task) stops the
+generation and frees its capacity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+FinishReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to pick tokens. Defaults follow OpenAI's API."""
+
+    max_tokens: int | None = None
+    temperature: float = 1.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    grammar: str | None = None
+    """A GBNF grammar the output must follow (JSON mode, forced tool calls)."""
+    logprobs: int | None = None
+    """None: no log-probabilities; k >= 0: the sampled token's and the k most likely alternatives'."""
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt: str
+    """Fully rendered prompt text; special tokens written in it (e.g. ``<|im_start|>``) are parsed."""
+    params: SamplingParams = field(default_factory=SamplingParams)
+    add_bos: bool = True
+    """Prepend the model's BOS token when the model wants one and the prompt does not already start with it."""
+
+
+@dataclass(frozen=True)
+class TopLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    token: str
+    logprob: float
+    bytes: tuple[int, ...]
+    top: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationChunk:
+    text: str
+    logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class GenerationFinish:
+    reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+    """Prompt tokens whose KV cache was reused instead of recomputed."""
+
+
+GenerationEvent = GenerationChunk | GenerationFinish
+
+
+@dataclass(frozen=True)
+class EngineCapabilities:
+    grammar: bool = True
+    logprobs: bool = True
+    seed: bool = True
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """One loaded model that produces tokens."""
+
+    model_id: str
+    capabilities: EngineCapabilities
+
+    @property
+    def context_length(self) -> int:
+        """Tokens one sequence can hold (prompt + completion)."""
+        ...
+
+    @property
+    def chat_template(self) -> str | None:
+        """The model's Jinja chat template, if it has one."""
+        ...
+
+    @property
+    def bos_token(self) -> str:
+        ...
+
+    @property
+    def eos_token(self) -> str:
+        ...
+
+    def count_tokens(self, text: str, *, add_bos: bool = True) -> int:
+        """How many tokens ``text`` takes as a prompt."""
+        ...
+
+    def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+        """Stream chunks then one finish event; cancellation stops the work."""
+        ...
+
+    async def aclose(self) -> None:
+        """Free the model's resources."""
+        ...

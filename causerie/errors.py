@@ -1,0 +1,47 @@
+"""Domain errors. The API layer maps each type to OpenAI's error envelope in one place."""
+
+from __future__ import annotations
+
+
+class CauserieError(Exception):
+    """Base class of errors that carry a message meant for the user."""
+
+    status_code = 500
+    error_type = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+
+class InvalidRequest(CauserieError):
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class ModelNotFound(CauserieError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+
+class ModelUnavailable(CauserieError):
+    """The model exists but its file cannot be loaded (missing, corrupt)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "model_unavailable"
+
+
+class AuthenticationFailed(CauserieError):
+    status_code = 401
+    error_type = "invalid_request_error"
+    code = "invalid_api_key"

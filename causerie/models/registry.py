@@ -1,0 +1,167 @@
+"""The models this server can serve: embedded ones, configured GGUF files and a scanned folder."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from causerie.config import Settings
+from causerie.engine.base import Engine
+from causerie.errors import ModelNotFound, ModelUnavailable
+from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
+
+log = logging.getLogger(__name__)
+
+ModelSource = Literal["embedded", "file", "directory", "custom"]
+
+# A final quantization tag: -Q4_K_M, .Q4_1, -q8_0, -IQ4_XS, -F16, -BF16, -fp32 …
+_QUANT_SUFFIX = re.compile(r"[-_. ](?:i?q\d+(?:_[a-z0-9]+)*|b?f(?:16|32)|fp(?:16|32))$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One servable model."""
+
+    id: str
+    path: Path | None
+    """The GGUF file; None for engines that are not files (test fakes)."""
+    source: ModelSource
+    created: int
+    """Unix time: the file's mtime, or when the spec was made."""
+    description: str = ""
+    context_length: int | None = None
+    """Training context from the GGUF metadata."""
+    factory: Callable[[Settings], Engine] | None = None
+    """Builds a custom engine; None means llama.cpp on ``path``."""
+
+
+def model_id_from_filename(filename: str) -> str:
+    """Derive a model id: ``Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf`` -> ``qwen2.5-coder-0.5b-instruct``."""
+    stem = re.sub(r"\.gguf$", "", filename.strip(), flags=re.IGNORECASE)
+    stem = _QUANT_SUFFIX.sub("", stem)
+    stem = re.sub(r"(?<!\d)\.|\.(?!\d)", "-", stem.lower())  # keep only version dots (2.5, 0.5b)
+    stem = re.sub(r"[^a-z0-9.]+", "-", stem)
+    return stem.strip("-.") or "model"
+
+
+def _configured_files(settings: Settings) -> list[tuple[Path, ModelSource]]:
+    """``settings.model_paths`` in order, then the ``*.gguf`` files of ``settings.models_dir`` sorted by name."""
+    files: list[tuple[Path, ModelSource]] = [(path.expanduser(), "file") for path in settings.model_paths]
+    folder = settings.models_dir.expanduser() if settings.models_dir is not None else None
+    if folder is not None and folder.is_dir():
+        files += [(path, "directory") for path in sorted(folder.glob("*.gguf")) if not path.name.startswith(".")]
+    return files
+
+
+class ModelRegistry:
+    """Model ids mapped to specs, with a default and the models that were found but cannot be used."""
+
+    def __init__(
+        self,
+        specs: Iterable[ModelSpec] = (),
+        *,
+        default_id: str | None = None,
+        problems: Mapping[str, str] | None = None,
+    ) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+        self._problems: dict[str, str] = dict(problems or {})
+        self._default_id: str | None = None
+        for spec in specs:
+            self.register(spec)
+        if default_id is not None:
+            self._default_id = self.get(default_id).id
+
+    @classmethod
+    def discover(cls, settings: Settings) -> ModelRegistry:
+        """Embedded models, then ``settings.model_paths``, then every ``*.gguf`` in ``settings.models_dir``.
+
+        A missing or corrupt file becomes a problem entry (logged once), never a crash.
+        """
+        from causerie.models.embedded import embedded_specs  # embedded builds ModelSpec from this module
+
+        specs, problems = embedded_specs(settings)
+        registry = cls(specs, problems=problems)
+        seen = {spec.path.resolve() for spec in specs if spec.path is not None}
+        for path, source in _configured_files(settings):
+            if path.resolve() in seen:
+                continue
+            seen.add(path.resolve())
+            registry._add_file(path, source)
+        for message in registry.problems.values():
+            log.warning("%s", message)
+        if settings.default_model:
+            registry._default_id = registry.get(settings.default_model).id
+        return registry
+
+    def _add_file(self, path: Path, source: ModelSource) -> None:
+        model_id = self._free_id(model_id_from_filename(path.name), path)
+        try:
+            info = read_gguf_info(path)
+        except InvalidModelFile as exc:
+            self._problems[model_id] = exc.message
+            return
+        self.register(
+            ModelSpec(
+                id=model_id,
+                path=path,
+                source=source,
+                created=int(path.stat().st_mtime),
+                description=info.name or "",
+                context_length=info.context_length,
+            )
+        )
+
+    def _free_id(self, base: str, path: Path) -> str:
+        """``base``, or ``base-2``, ``base-3`` … when another model (working or not) already has it."""
+        model_id, n = base, 1
+        while model_id in self._specs or model_id in self._problems:
+            n += 1
+            model_id = f"{base}-{n}"
+        if model_id != base:
+            log.warning("Model id %r is already taken; serving %s as %r", base, path, model_id)
+        return model_id
+
+    def list(self) -> list[ModelSpec]:
+        """Working models, in registration order."""
+        return list(self._specs.values())
+
+    def get(self, model_id: str) -> ModelSpec:
+        """The spec for ``model_id``; ``ModelNotFound`` if unknown, ``ModelUnavailable`` if broken."""
+        spec = self._specs.get(model_id)
+        if spec is not None:
+            return spec
+        if model_id in self._problems:
+            raise ModelUnavailable(self._problems[model_id], param="model")
+        available = ", ".join(self._specs) or "none"
+        raise ModelNotFound(f"The model '{model_id}' does not exist; available models: {available}", param="model")
+
+    def resolve(self, model_id: str | None) -> ModelSpec:
+        """``get(model_id)``, or the default model when ``model_id`` is None or empty."""
+        if model_id:
+            return self.get(model_id)
+        if self._default_id is None:
+            details = "; ".join(self._problems.values())
+            raise ModelUnavailable("No model is available" + (f": {details}" if details else ""), param="model")
+        return self._specs[self._default_id]
+
+    @property
+    def default_id(self) -> str | None:
+        return self._default_id
+
+    @property
+    def problems(self) -> dict[str, str]:
+        """Model id -> why that model cannot be used."""
+        return dict(self._problems)
+
+    def register(self, spec: ModelSpec, *, default: bool = False) -> None:
+        """Add ``spec`` (it replaces a problem entry of the same id); the first one becomes the default."""
+        if spec.id in self._specs:
+            raise ValueError(f"a model with id {spec.id!r} is already registered")
+        self._specs[spec.id] = spec
+        self._problems.pop(spec.id, None)
+        if default or self._default_id is None:
+            self._default_id = spec.id

@@ -1,0 +1,1 @@
+"""Pydantic models for what crosses the HTTP boundary (OpenAI's shapes)."""

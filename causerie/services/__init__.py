@@ -1,0 +1,1 @@
+"""What the product does, independent of HTTP."""
