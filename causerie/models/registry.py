@@ -53,7 +53,8 @@ def _configured_files(settings: Settings) -> list[tuple[Path, ModelSource]]:
     files: list[tuple[Path, ModelSource]] = [(path.expanduser(), "file") for path in settings.model_paths]
     folder = settings.models_dir.expanduser() if settings.models_dir is not None else None
     if folder is not None and folder.is_dir():
-        files += [(path, "directory") for path in sorted(folder.glob("*.gguf")) if not path.name.startswith(".")]
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".gguf" and not p.name.startswith("."))
+        files += [(path, "directory") for path in found]
     return files
 
 
@@ -79,7 +80,9 @@ class ModelRegistry:
     def discover(cls, settings: Settings) -> ModelRegistry:
         """Embedded models, then ``settings.model_paths``, then every ``*.gguf`` in ``settings.models_dir``.
 
-        A missing or corrupt file becomes a problem entry (logged once), never a crash.
+        A missing or corrupt file becomes a problem entry (logged once), never a crash. The default is
+        ``settings.default_model`` (``ModelNotFound``/``ModelUnavailable`` unless it names a working
+        model), else the first embedded model available, else the first model.
         """
         from causerie.models.embedded import embedded_specs  # embedded builds ModelSpec from this module
 

