@@ -284,3 +284,20 @@ def test_more_requests_than_slots_all_complete(serve_fake):
     for thread in threads:
         thread.join(timeout=60)
     assert results == ["un deux trois"] * 8
+
+
+def test_broken_model_file_is_reported_and_others_still_served(tmp_path):
+    from causerie.engine.fake import FakeEngine
+    from causerie.models.registry import ModelRegistry
+    from tests.conftest import fake_spec, live_server
+
+    broken = tmp_path / "broken-model.gguf"
+    broken.write_bytes(b"this is not a gguf file")
+    registry = ModelRegistry.discover(Settings(data_dir=tmp_path, model_paths=[broken]))
+    registry.register(fake_spec(FakeEngine(reply=lambda r: "still here")), default=True)
+    with live_server(Settings(data_dir=tmp_path, preload=False), registry) as url:
+        client = client_for(url)
+        assert "broken-model" not in [m.id for m in client.models.list()]
+        error = _error(lambda: client.chat.completions.create(model="broken-model", messages=USER))
+        assert error.status_code == 503 and str(broken) in error.body["message"]
+        assert client.chat.completions.create(model="fake", messages=USER).choices[0].message.content == "still here"
