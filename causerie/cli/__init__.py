@@ -1,0 +1,1 @@
+"""The `causerie` command line."""

@@ -1,0 +1,236 @@
+"""Where the CLI gets its answers: services in this process, or a running server over HTTP.
+
+Both backends expose the same small surface (``Backend``) so the commands never care which
+one they talk to. Errors leave a backend as ``CauserieError`` (in-process) or ``BackendError``
+(remote); both carry a ``message`` meant for the user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import httpx
+import openai
+from pydantic import ValidationError
+
+from causerie.config import Settings
+from causerie.errors import InvalidRequest
+from causerie.models.registry import ModelRegistry
+from causerie.protocol.openai import ChatCompletionRequest
+from causerie.services.chat import ChatService
+from causerie.services.engines import EnginePool
+
+
+class BackendError(Exception):
+    """A remote server refused a request or could not be reached."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One line of ``causerie models``."""
+
+    id: str
+    context_length: int | None
+    source: str
+    description: str
+    default: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Backend(Protocol):
+    def models(self) -> list[ModelRow]: ...
+
+    def problems(self) -> dict[str, str]:
+        """Model id -> why that model cannot be used (empty where unknown)."""
+        ...
+
+    def stream_chat(
+        self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        """The reply's text, piece by piece as it is generated."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def discover_registry(settings: Settings) -> ModelRegistry:
+    """The models available in-process (tests replace this)."""
+    return ModelRegistry.discover(settings)
+
+
+def _request(
+    messages: list[dict], model: str | None, temperature: float | None, max_tokens: int | None
+) -> ChatCompletionRequest:
+    try:
+        return ChatCompletionRequest(
+            model=model, messages=messages, temperature=temperature, max_tokens=max_tokens, stream=True
+        )
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidRequest(f"invalid request: {details}") from exc
+
+
+_DONE = object()
+
+
+class LocalBackend:
+    """Chat services in this process, on one event loop that lives in a background thread.
+
+    Engines keep worker threads and asyncio objects bound to the loop that first used them, so
+    every turn runs on the same loop; ``stream_chat`` bridges its chunks to a plain iterator.
+    """
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        self.registry = discover_registry(self.settings)
+        self._pool = EnginePool(self.registry, self.settings)
+        self._service = ChatService(self._pool)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def models(self) -> list[ModelRow]:
+        default = self.registry.default_id
+        return [
+            ModelRow(spec.id, spec.context_length, spec.source, spec.description, spec.id == default)
+            for spec in self.registry.list()
+        ]
+
+    def problems(self) -> dict[str, str]:
+        return self.registry.problems
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=loop.run_forever, name="causerie-cli-loop", daemon=True)
+            self._thread.start()
+            self._loop = loop
+        return self._loop
+
+    def stream_chat(
+        self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        request = _request(messages, model, temperature, max_tokens)
+        pieces: queue.Queue[Any] = queue.Queue()
+
+        async def pump() -> None:
+            prepared = await self._service.prepare(request)
+            async for chunk in self._service.stream(prepared):
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        pieces.put(choice.delta.content)
+
+        future = asyncio.run_coroutine_threadsafe(pump(), self._ensure_loop())
+        future.add_done_callback(lambda _: pieces.put(_DONE))
+        try:
+            while (piece := pieces.get()) is not _DONE:
+                yield piece
+            future.result()  # raises what the service raised
+        finally:
+            future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
+
+    def close(self) -> None:
+        if self._loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._pool.aclose(), self._loop).result(timeout=30)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=30)
+            self._loop.close()
+            self._loop = None
+
+
+def _status_message(exc: openai.APIError) -> str:
+    """The server's own ``error.message`` when the body has one, else the SDK's message."""
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return error["message"]
+    return exc.message
+
+
+class RemoteBackend:
+    """A running Causerie (or any OpenAI-compatible server) through the official ``openai`` SDK."""
+
+    def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 600) -> None:
+        self.url = url.rstrip("/")
+        self.client = openai.OpenAI(
+            base_url=self.url + "/v1", api_key=api_key or "none", max_retries=0, timeout=timeout
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except openai.APIConnectionError as exc:  # includes timeouts
+            raise BackendError(f"cannot reach the server at {self.url}: {exc.message}") from exc
+        except openai.APIError as exc:
+            raise BackendError(_status_message(exc)) from exc
+
+    def _default_id(self) -> str | None:
+        """Causerie reports its default model on ``/health``; other servers may not."""
+        try:
+            response = httpx.get(self.url + "/health", timeout=10)
+            value = response.json().get("default_model")
+        except (httpx.HTTPError, ValueError, AttributeError):
+            return None
+        return value if isinstance(value, str) else None
+
+    def models(self) -> list[ModelRow]:
+        with self._errors():
+            cards = list(self.client.models.list())
+        default = self._default_id()
+        return [
+            ModelRow(
+                id=card.id,
+                context_length=getattr(card, "context_length", None),
+                source=card.owned_by or "",
+                description=getattr(card, "description", None) or "",
+                default=card.id == default,
+            )
+            for card in cards
+        ]
+
+    def problems(self) -> dict[str, str]:
+        return {}  # the HTTP API lists working models only
+
+    def stream_chat(
+        self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        with self._errors():
+            stream = self.client.chat.completions.create(
+                model=model or openai.omit,  # no model: the server's default
+                messages=messages,  # type: ignore[arg-type]
+                stream=True,
+                temperature=openai.omit if temperature is None else temperature,
+                max_tokens=openai.omit if max_tokens is None else max_tokens,
+            )
+            with stream:
+                for chunk in stream:
+                    for choice in chunk.choices:
+                        if choice.delta and choice.delta.content:
+                            yield choice.delta.content
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_backend(server: str | None, api_key: str | None) -> Backend:
+    """``RemoteBackend`` with ``--server``, else ``LocalBackend`` over the models in ``Settings()``."""
+    if server:
+        return RemoteBackend(server, api_key)
+    return LocalBackend()

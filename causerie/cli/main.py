@@ -1,0 +1,304 @@
+"""The ``causerie`` command: serve the API, chat, answer one prompt, list models."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from causerie import __version__
+from causerie.cli.backend import Backend, BackendError, ModelRow, open_backend
+from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
+from causerie.config import Settings
+from causerie.errors import CauserieError
+from causerie.models.registry import ModelRegistry
+
+app = typer.Typer(
+    name="causerie",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+    return f"invalid settings: {details}"
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Expected failures become one red line on stderr and a non-zero exit status, never a traceback."""
+    try:
+        yield
+    except (CauserieError, BackendError) as exc:
+        raise _fail(exc.message) from None
+    except ValidationError as exc:
+        raise _fail(_settings_problem(exc), 2) from None
+    except KeyboardInterrupt:
+        err_console.print("[dim]Interrupted.[/dim]")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def _backend(server: str | None, api_key: str | None) -> Iterator[Backend]:
+    logger = logging.getLogger("causerie")
+    level = logger.level
+    if not server:  # in-process: discovery warnings stay quiet; `models` shows problems itself
+        logger.setLevel(logging.ERROR)
+    try:
+        with _friendly_errors():
+            backend = open_backend(server, api_key)
+            try:
+                yield backend
+            finally:
+                backend.close()
+    finally:
+        logger.setLevel(level)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"causerie {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """Causerie: a self-hosted, multilingual chat server with an OpenAI-compatible API, on llama.cpp.
+
+    Without --server, chat, run and models load the models in this process; with --server URL (or CAUSERIE_SERVER) they talk to a running `causerie serve`.
+    """
+
+
+# ---------------------------------------------------------------- serve
+
+
+def _describe(field: str) -> str:
+    """Help text for a serve flag, from the Settings field it overrides (one source of truth)."""
+    info = Settings.model_fields[field]
+    text = info.description or field
+    if info.default is not None and not callable(info.default):
+        text += f" (default: {info.default})"
+    return text + f" Env: CAUSERIE_{field.upper()}."
+
+
+class LogLevel(str, Enum):
+    critical = "critical"
+    error = "error"
+    warning = "warning"
+    info = "info"
+    debug = "debug"
+
+
+def _serve_settings(overrides: dict[str, Any], model_paths: list[Path], api_keys: list[str]) -> Settings:
+    """Settings from the environment, with the flags that were given on top."""
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    if model_paths:
+        overrides["model_paths"] = [*Settings().model_paths, *model_paths]
+    if api_keys:
+        overrides["api_keys"] = list(api_keys)
+    return Settings(**overrides)
+
+
+def _print_banner(settings: Settings, registry: ModelRegistry) -> None:
+    url = f"http://{settings.host}:{settings.port}"
+    console.print(
+        f"[bold]Causerie {__version__}[/bold] on [link={url}]{url}[/link]  (OpenAI base URL: {url}/v1)", soft_wrap=True
+    )
+    console.print(f"Default model: [bold]{escape(registry.default_id or 'none')}[/bold]")
+    names = ", ".join(spec.id for spec in registry.list()) or "none"
+    console.print(f"Models: {escape(names)}", soft_wrap=True)
+    for model_id, problem in registry.problems.items():
+        err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
+    if settings.api_keys:
+        console.print(f"API keys required: {len(settings.api_keys)} configured")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help=_describe("host"))] = None,
+    port: Annotated[int | None, typer.Option(help=_describe("port"))] = None,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="PATH",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            help="A GGUF file to serve; repeat for several. Added to CAUSERIE_MODEL_PATHS.",
+        ),
+    ] = None,
+    models_dir: Annotated[
+        Path | None, typer.Option(exists=True, file_okay=False, help=_describe("models_dir"))
+    ] = None,
+    default_model: Annotated[str | None, typer.Option(help=_describe("default_model"))] = None,
+    context_length: Annotated[int | None, typer.Option(help=_describe("context_length"))] = None,
+    parallel: Annotated[int | None, typer.Option(help=_describe("parallel"))] = None,
+    threads: Annotated[int | None, typer.Option(help=_describe("threads"))] = None,
+    api_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--api-key",
+            metavar="KEY",
+            help="Require this API key (Bearer token); repeat for several. Env: CAUSERIE_API_KEYS.",
+        ),
+    ] = None,
+    log_level: Annotated[LogLevel, typer.Option(help="Server log level.")] = LogLevel.info,
+) -> None:
+    """Start the OpenAI-compatible HTTP server (API at /v1)."""
+    import uvicorn
+
+    from causerie.api.app import create_app
+
+    logging.basicConfig(level=log_level.value.upper(), format="%(levelname)s:  %(name)s: %(message)s")
+    with _friendly_errors():
+        settings = _serve_settings(
+            dict(
+                host=host,
+                port=port,
+                models_dir=models_dir,
+                default_model=default_model,
+                context_length=context_length,
+                parallel=parallel,
+                threads=threads,
+            ),
+            model or [],
+            api_key or [],
+        )
+        registry = ModelRegistry.discover(settings)
+    _print_banner(settings, registry)
+    uvicorn.run(create_app(settings, registry), host=settings.host, port=settings.port, log_level=log_level.value)
+
+
+# ---------------------------------------------------------------- client commands
+
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="CAUSERIE_SERVER",
+        help="URL of a running Causerie server (e.g. http://127.0.0.1:8000); default: run the models in this process.",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None, typer.Option("--api-key", envvar="CAUSERIE_API_KEY", help="API key for --server.")
+]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model id (see `causerie models`); default: the server's default.")
+]
+SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt that steers every reply.")]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature, 0 to 2 (0: greedy)."),
+]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest reply, in tokens.")]
+
+
+def _check_model(rows: list[ModelRow], model: str | None) -> str:
+    """The model the chat will use, failing early on an unknown id."""
+    ids = [row.id for row in rows]
+    if model:
+        if model not in ids:
+            raise BackendError(f"The model '{model}' does not exist; available models: {', '.join(ids) or 'none'}")
+        return model
+    return next((row.id for row in rows if row.default), "the default model")
+
+
+@app.command()
+def chat(
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    system: SystemOpt = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+) -> None:
+    """Chat in the terminal, replies streamed as they are written.
+
+    /reset clears the conversation; /exit, /quit or Ctrl-D leaves.
+
+    With piped input, each non-empty line is one message of the same conversation and only the replies are printed.
+    """
+    options = Options(model=model, temperature=temperature, max_tokens=max_tokens)
+    conversation = Conversation(system=system)
+    with _backend(server, api_key) as backend:
+        if not sys.stdin.isatty():
+            piped_chat(backend, sys.stdin, conversation, options)
+            return
+        name = _check_model(backend.models(), model)
+        where = server or "this process"
+        console.print(f"[bold]Causerie[/bold] chat with [bold]{escape(name)}[/bold] ({escape(where)})")
+        console.print(f"[dim]{HELP_TEXT}[/dim]")
+        interactive_chat(backend, conversation, options, console)
+
+
+@app.command()
+def run(
+    prompt: Annotated[str | None, typer.Argument(help="The prompt; read from stdin when omitted or '-'.")] = None,
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    system: SystemOpt = None,
+    temperature: TemperatureOpt = None,
+    max_tokens: MaxTokensOpt = None,
+) -> None:
+    """Answer one prompt, streamed to stdout as plain text."""
+    text = sys.stdin.read() if prompt in (None, "-") else prompt
+    if not text or not text.strip():
+        raise _fail("no prompt: give one as an argument or on stdin", 2)
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text.strip()}]
+    with _backend(server, api_key) as backend:
+        stream_reply(backend, messages, Options(model=model, temperature=temperature, max_tokens=max_tokens))
+
+
+@app.command()
+def models(
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the models as JSON.")] = False,
+) -> None:
+    """List the models that can answer (the default one is marked); unavailable ones go to stderr."""
+    with _backend(server, api_key) as backend:
+        rows, problems = backend.models(), backend.problems()
+    if as_json:
+        typer.echo(json.dumps([row.to_dict() for row in rows], indent=2))
+    else:
+        table = Table(box=None, header_style="bold")
+        table.add_column("", width=1)
+        table.add_column("ID", no_wrap=True)
+        table.add_column("Context", justify="right")
+        table.add_column("Source")
+        table.add_column("Description")
+        for row in rows:
+            context = str(row.context_length) if row.context_length else "-"
+            table.add_row("*" if row.default else "", row.id, context, row.source, row.description)
+        console.print(table)
+        if any(row.default for row in rows):
+            console.print("[dim]* default model[/dim]")
+    for model_id, problem in problems.items():
+        err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
