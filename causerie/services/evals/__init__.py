@@ -1,0 +1,1 @@
+"""Evaluation suites on benchmarks that ship inside packages (see ``base.EvalSuite``)."""
