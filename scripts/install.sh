@@ -26,5 +26,9 @@ fi
 
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
+if [ "${1:-}" = "--test" ] && ! [ -x /usr/bin/chromium ]; then
+  apt-get update -q && apt-get install -y -q chromium chromium-driver
+fi
 .venv/bin/python -m pip install -q -e ".$extras"
 echo "Causerie installed in .venv" >&2
