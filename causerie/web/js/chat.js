@@ -8,6 +8,7 @@ import { prefs } from "./settings.js";
 import { MessageTree } from "./tree.js";
 
 const STOP_GRACE_MS = 5000;
+const ROLE_KEYS = { user: "message.role_user", assistant: "message.role_assistant", system: "message.role_system" };
 
 export class ChatView {
   // hooks: {created(conversation), updated(conversation), error(err), announce(text), restoreDraft(text)}
@@ -91,7 +92,7 @@ export class ChatView {
     const article = el(
       "article",
       { className: `message ${message.role}`, dataset: { id: message.id, status: message.status } },
-      el("h3", { className: "message-role" }, t(`message.role_${message.role}`)),
+      el("h3", { className: "message-role" }, t(ROLE_KEYS[message.role])),
       body
     );
     if (message.status !== "complete") {

@@ -36,7 +36,7 @@ export function language() {
   return current;
 }
 
-// t("sidebar.rename_title", {title}) → the current catalog's string with {placeholders} filled in.
+// t("sidebar.rename_named", {title}) → the current catalog's string with {placeholders} filled in.
 export function t(key, vars = {}) {
   const text = catalog[key] ?? fallback[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (match, name) => (name in vars ? String(vars[name]) : match));

@@ -1,0 +1,428 @@
+"""The web UI in real headless Chromium (Debian's), driven by Playwright, over the fake engine.
+
+Screenshots of the main screens are saved under test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from causerie.config import Settings
+from causerie.engine.base import GenerationRequest
+from causerie.engine.fake import FakeEngine
+from causerie.models.registry import ModelRegistry
+from tests.conftest import fake_spec, live_server
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CATALOGS = {lang: json.loads((ROOT / "causerie/web/i18n" / f"{lang}.json").read_text("utf-8")) for lang in ("en", "fr", "ja")}
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+STORY = " ".join(f"word{i}" for i in range(40)) + "."
+XSS_REPLY = (
+    "Careful:\n\n<script>window.__xss = 'script';</script>\n\n"
+    '<img src=x onerror="window.__xss = \'onerror\'">\n\n'
+    "<a href=\"javascript:window.__xss='link'\">click</a>\n\n"
+    "```python\nprint('hello')\n```\n"
+)
+TIMEOUT_MS = 15_000
+
+
+def last_user_text(prompt: str) -> str:
+    return prompt.rsplit("<|user|>", 1)[-1].rsplit("\n<|assistant|>", 1)[0].strip()
+
+
+class Script:
+    """Replies picked by keywords of the last user message; numbered so that a regeneration differs."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, request: GenerationRequest) -> str:
+        text = last_user_text(request.prompt)
+        if request.prompt.startswith("<|system|>"):  # the server asking for a title
+            return f"Title: {text[:30]}"
+        if "xss" in text:
+            return XSS_REPLY
+        if "story" in text:
+            return STORY
+        self.count += 1
+        return f"Reply {self.count} to: {text}"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail("Debian's chromium is missing: run `bash scripts/install.sh --test`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[str, list[FakeEngine]]]]:
+    """A live server over one or more scripted fake engines (one model each)."""
+    contexts: list = []
+
+    def start(*model_ids: str, delay: float = 0.0, settings: Settings | None = None) -> tuple[str, list[FakeEngine]]:
+        engines = [FakeEngine(model_id, reply=Script(), delay=delay) for model_id in (model_ids or ("fake",))]
+        context = live_server(settings or Settings(data_dir=tmp_path), ModelRegistry([fake_spec(e) for e in engines]))
+        contexts.append(context)
+        return context.__enter__(), engines
+
+    yield start
+    for context in reversed(contexts):
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """A fresh browser context (own localStorage) per page, at the given size and locale."""
+    contexts = []
+
+    def open_(url: str, width: int = 1280, height: int = 800, locale: str = "en-US") -> Page:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
+        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready=true]")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def send(page: Page, text: str) -> None:
+    page.fill("#prompt", text)
+    page.press("#prompt", "Enter")
+
+
+def wait_idle(page: Page) -> None:
+    """Wait until no reply streams and the view was re-rendered from the server."""
+    page.wait_for_selector("#send-button:not([disabled])", state="visible")
+    page.wait_for_selector(".message.assistant.streaming", state="detached")
+
+
+def assistant_texts(page: Page) -> list[str]:
+    return page.locator(".message.assistant .message-body").all_inner_texts()
+
+
+def test_a_reply_streams_then_persists_across_reload(serve, open_page):
+    url, _ = serve(delay=0.04)
+    page = open_page(url)
+    send(page, "Tell me a story")
+    observed: list[int] = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        length = page.evaluate(
+            "() => document.querySelector('.message.assistant.streaming .message-body')?.textContent.length ?? -1"
+        )
+        if length < 0 and observed:
+            break
+        if length > 0 and (not observed or observed[-1] != length):
+            observed.append(length)
+        time.sleep(0.03)
+    assert len(observed) >= 3, observed  # seen growing several times while streaming
+    assert observed == sorted(observed) and observed[-1] < len(STORY)
+    wait_idle(page)
+    assert assistant_texts(page) == [STORY]
+    assert page.locator(".message.user .message-body").inner_text() == "Tell me a story"
+    assert re.search(r"#/c/conv_", page.url)
+    screenshot(page, "desktop-chat")
+
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    page.wait_for_selector(".message.assistant")
+    assert assistant_texts(page) == [STORY]
+    conversation_id = page.url.rsplit("/", 1)[-1]
+    assert page.locator(f'#conversations li[data-id="{conversation_id}"]').count() == 1
+
+    page.goto(url)  # no conversation in the address: find it in the sidebar
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.locator(".message").count() == 0
+    page.click(f'#conversations li[data-id="{conversation_id}"] a')
+    page.wait_for_selector(".message.assistant")
+    assert assistant_texts(page) == [STORY]
+    assert page.get_attribute(f'#conversations li[data-id="{conversation_id}"] a', "aria-current") == "page"
+
+
+def test_language_switch_browser_default_and_memory(serve, open_page):
+    url, _ = serve()
+    page = open_page(url)
+    assert page.get_attribute("html", "lang") == "en"
+    assert page.inner_text("#new-chat") == CATALOGS["en"]["sidebar.new_chat"]
+
+    page.select_option("#language-select", "ja")
+    page.wait_for_selector("html[lang=ja]")
+    for selector, key in [("#new-chat", "sidebar.new_chat"), ("#send-button", "composer.send"),
+                          ("#open-settings", "settings.open"), (".empty-title", "chat.empty_title")]:
+        assert page.inner_text(selector) == CATALOGS["ja"][key]
+    assert page.get_attribute("#prompt", "placeholder") == CATALOGS["ja"]["composer.placeholder"]
+    assert page.inner_text("#new-chat") == "新しいチャット"
+    screenshot(page, "japanese-ui")
+
+    page.select_option("#language-select", "fr")
+    page.wait_for_selector("html[lang=fr]")
+    assert page.inner_text("#new-chat") == CATALOGS["fr"]["sidebar.new_chat"] == "Nouvelle discussion"
+    assert page.get_attribute("#search-input", "placeholder") == CATALOGS["fr"]["sidebar.search_placeholder"]
+    page.reload()
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.get_attribute("html", "lang") == "fr"  # the choice is remembered
+    assert page.input_value("#language-select") == "fr"
+
+    japanese_browser = open_page(url, locale="ja-JP")  # no choice made: the browser's language
+    assert japanese_browser.get_attribute("html", "lang") == "ja"
+    assert japanese_browser.inner_text("#send-button") == CATALOGS["ja"]["composer.send"]
+
+
+IME_SEQUENCES = {
+    # Chrome/Firefox: the confirming keydown comes first, flagged isComposing.
+    "chrome": """(box) => {
+        box.dispatchEvent(new CompositionEvent('compositionstart', {data: ''}));
+        box.value = 'とうきょう';
+        box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter', isComposing: true, bubbles: true, cancelable: true}));
+        box.value = '東京';
+        box.dispatchEvent(new CompositionEvent('compositionend', {data: '東京'}));
+    }""",
+    # Safari: compositionend first, then a keydown Enter with isComposing false and keyCode 229.
+    "safari": """(box) => {
+        box.dispatchEvent(new CompositionEvent('compositionstart', {data: ''}));
+        box.value = '東京';
+        box.dispatchEvent(new CompositionEvent('compositionend', {data: '東京'}));
+        const enter = new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter', bubbles: true, cancelable: true});
+        Object.defineProperty(enter, 'keyCode', {value: 229});
+        box.dispatchEvent(enter);
+    }""",
+    # Safari without keyCode 229: the Enter right after compositionend is still the confirmation.
+    "safari-13": """(box) => {
+        box.dispatchEvent(new CompositionEvent('compositionstart', {data: ''}));
+        box.value = '東京';
+        box.dispatchEvent(new CompositionEvent('compositionend', {data: '東京'}));
+        box.dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', code: 'Enter', keyCode: 13, bubbles: true, cancelable: true}));
+    }""",
+}
+
+
+def test_enter_confirming_an_ime_composition_never_sends(serve, open_page):
+    url, engines = serve()
+    page = open_page(url)
+    box = page.locator("#prompt")
+    for name, sequence in IME_SEQUENCES.items():
+        box.fill("")
+        box.evaluate(sequence)
+        page.wait_for_timeout(300)
+        assert page.locator(".message.user").count() == 0, name
+        assert box.input_value() == "東京", name
+
+    # A real composition through Chromium's IME path (CDP), confirmed with Enter.
+    box.fill("")
+    box.focus()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Input.imeSetComposition", {"text": "とうきょう", "selectionStart": 5, "selectionEnd": 5})
+    assert page.evaluate("() => document.querySelector('#prompt').value") == "とうきょう"
+    for kind in ("rawKeyDown", "keyUp"):  # the IME consumes the Enter: no character event follows
+        cdp.send("Input.dispatchKeyEvent", {"type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13})
+    cdp.send("Input.insertText", {"text": "東京"})  # the IME commits the converted text
+    page.wait_for_timeout(300)
+    assert page.locator(".message.user").count() == 0
+    assert engines[0].requests == []
+
+    box.press("Shift+Enter")  # a new line, not a send
+    box.type("タワー")
+    assert box.input_value() == "東京\nタワー"
+    assert page.locator(".message.user").count() == 0
+
+    box.press("Enter")  # a plain Enter sends
+    page.wait_for_selector(".message.user")
+    wait_idle(page)
+    assert page.locator(".message.user .message-body").inner_text() == "東京\nタワー"
+    assert box.input_value() == ""
+    assert assistant_texts(page) == ["Reply 1 to: 東京\nタワー"]
+
+
+def test_xss_in_a_reply_never_runs_and_code_is_highlighted_and_copyable(serve, open_page):
+    url, _ = serve()
+    page = open_page(url)
+    send(page, "xss <img src=x onerror=\"window.__xss='user'\">")
+    wait_idle(page)
+    page.wait_for_timeout(300)  # give any injected handler a chance to fire
+    assert page.evaluate("() => window.__xss") is None
+    messages = page.locator("#messages")
+    assert messages.locator("script").count() == 0
+    assert messages.locator("[onerror]").count() == 0
+    assert "javascript:" not in messages.inner_html()
+    assert page.locator(".message.user .message-body").inner_text().startswith("xss <img")  # shown as text
+    code = page.locator(".message.assistant pre code")
+    assert code.inner_text().strip() == "print('hello')"
+    assert code.locator("span[class^=hljs-]").count() > 0  # highlighted by highlight.js
+    page.click(".code-block .copy-button")
+    assert page.inner_text(".code-block .copy-button") == CATALOGS["en"]["message.copied"]
+    assert page.evaluate("() => navigator.clipboard.readText()").strip() == "print('hello')"
+
+    page.reload()  # the stored reply is rendered again, still inert
+    page.wait_for_selector(".message.assistant pre code")
+    page.wait_for_timeout(300)
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("#messages script, #messages [onerror]").count() == 0
+
+
+def test_phone_width_has_no_horizontal_scroll(serve, open_page):
+    url, _ = serve()
+    page = open_page(url, width=375, height=740)
+    no_overflow = "() => document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
+    assert page.evaluate(no_overflow)
+    assert not page.is_visible("#sidebar")  # collapsed on a phone
+    send(page, "long " + "x" * 300 + " " + "https://example.com/" + "a" * 200)
+    wait_idle(page)
+    send(page, "xss and a code block")
+    wait_idle(page)
+    assert page.evaluate(no_overflow)
+    assert page.evaluate("() => document.querySelector('#messages').scrollWidth <= document.querySelector('#messages').clientWidth")
+    screenshot(page, "phone-chat")
+
+    page.click("#toggle-sidebar")
+    page.wait_for_selector("#sidebar", state="visible")
+    assert page.get_attribute("#toggle-sidebar", "aria-expanded") == "true"
+    assert page.evaluate(no_overflow)
+    screenshot(page, "phone-sidebar")
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#sidebar", state="hidden")
+
+
+def branch_position(page: Page, role: str) -> str:
+    return page.locator(f".message.{role} .branch-position").inner_text()
+
+
+def test_stop_regenerate_edit_and_branch_navigation(serve, open_page):
+    url, _ = serve(delay=0.05)
+    page = open_page(url)
+    send(page, "Tell me a story")
+    page.wait_for_function(
+        "() => (document.querySelector('.message.streaming .message-body')?.textContent.length ?? 0) > 20"
+    )
+    page.click("#stop-button")
+    wait_idle(page)
+    stopped = assistant_texts(page)[0]
+    assert 0 < len(stopped) < len(STORY) and STORY.startswith(stopped.strip())
+    assert page.get_attribute(".message.assistant", "data-status") == "incomplete"
+    assert page.inner_text(".message.assistant .message-status") == CATALOGS["en"]["message.status_incomplete"]
+
+    page.click(".message.assistant .regenerate-button")
+    wait_idle(page)
+    assert assistant_texts(page) == [STORY]
+    assert branch_position(page, "assistant") == "2/2"
+    page.click(".message.assistant .branch-prev")
+    page.wait_for_function("() => document.querySelector('.message.assistant .branch-position')?.textContent === '1/2'")
+    assert assistant_texts(page)[0] == stopped
+    page.click(".message.assistant .branch-next")
+    page.wait_for_function("() => document.querySelector('.message.assistant .branch-position')?.textContent === '2/2'")
+    assert assistant_texts(page) == [STORY]
+
+    page.click(".message.user .edit-button")
+    page.fill(".edit-form textarea", "Say hello")
+    page.click(".edit-form button[type=submit]")
+    wait_idle(page)
+    assert page.locator(".message.user .message-body").inner_text() == "Say hello"
+    assert branch_position(page, "user") == "2/2"
+    assert assistant_texts(page) == ["Reply 1 to: Say hello"]
+    page.click(".message.user .branch-prev")
+    page.wait_for_function("() => document.querySelector('.message.user .branch-position')?.textContent === '1/2'")
+    assert page.locator(".message.user .message-body").inner_text() == "Tell me a story"
+    assert assistant_texts(page) == [STORY]  # the branch's latest reply
+
+    page.reload()  # the branch being viewed is stored server-side (current_message_id)
+    page.wait_for_selector(".message.user .branch-position")
+    assert branch_position(page, "user") == "1/2"
+    assert branch_position(page, "assistant") == "2/2"
+
+
+def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
+    url, _ = serve()
+    for i in range(34):
+        conversation = httpx.post(f"{url}/v1/conversations", json={"title": f"Old chat {i}"}).json()
+    httpx.post(f"{url}/v1/conversations/{conversation['id']}/messages",
+               json={"content": "Où est la bibliothèque à Tōkyō ?", "stream": False}).raise_for_status()
+    page = open_page(url)
+    items = page.locator("#conversations li")
+    page.wait_for_function("() => document.querySelectorAll('#conversations li').length >= 20")
+    for _ in range(10):  # scrolling to the end loads the next pages
+        if items.count() == 34:
+            break
+        page.locator("#list-sentinel").scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+    assert items.count() == 34
+    titles = items.locator("a").all_inner_texts()
+    assert titles[0] != "Old chat 0" and "Old chat 0" in titles  # newest first
+
+    page.fill("#search-input", "bibliotheque")  # accents ignored by the server's search
+    page.wait_for_selector("#search-results .search-hit")
+    assert page.is_hidden("#conversation-nav")
+    page.click("#search-results .search-hit")
+    page.wait_for_selector(".message.user")
+    assert page.url.endswith(conversation["id"])
+    page.fill("#search-input", "")
+    page.wait_for_selector("#conversation-nav", state="visible")
+
+    item = page.locator(f'#conversations li[data-id="{conversation["id"]}"]')
+    item.locator("button").first.click()  # rename
+    page.fill("dialog.modal input", "Bibliothèques de Tōkyō")
+    page.click("dialog.modal button[value=confirm]")
+    page.wait_for_function("() => document.querySelector('#chat-title').textContent === 'Bibliothèques de Tōkyō'")
+    assert item.locator("a").inner_text() == "Bibliothèques de Tōkyō"
+    assert httpx.get(f"{url}/v1/conversations/{conversation['id']}").json()["title"] == "Bibliothèques de Tōkyō"
+
+    with page.expect_download() as download:
+        page.click("#export-menu summary")
+        page.click("#export-menu button[data-format=markdown]")
+    exported = Path(download.value.path()).read_text("utf-8")
+    assert "Où est la bibliothèque à Tōkyō ?" in exported
+
+    item.locator("button").nth(1).click()  # delete, then confirm
+    page.click("dialog.modal button[value=confirm]")
+    page.wait_for_selector(f'#conversations li[data-id="{conversation["id"]}"]', state="detached")
+    assert httpx.get(f"{url}/v1/conversations/{conversation['id']}").status_code == 404
+    assert page.locator(".message").count() == 0 and items.count() == 33
+
+
+def test_model_picker_and_api_key_from_settings(serve, open_page, tmp_path):
+    url, engines = serve("model-a", "model-b", settings=Settings(data_dir=tmp_path, api_keys=["sekret"]))
+    page = open_page(url)
+    page.wait_for_selector("#error-banner:not([hidden])")  # 401 before a key is set
+    assert page.inner_text("#error-banner .error-text") == CATALOGS["en"]["errors.auth"]
+
+    page.click("#open-settings")
+    page.fill("#api-key", "sekret")
+    page.click("#settings-dialog button[value=save]")
+    page.wait_for_function("() => document.querySelectorAll('#model-select option').length === 2")
+    assert page.is_hidden("#error-banner")
+    page.select_option("#model-select", "model-b")
+    send(page, "Bonjour")
+    wait_idle(page)
+    assert assistant_texts(page) == ["Reply 1 to: Bonjour"]
+    assert engines[1].requests and not engines[0].requests
+    conversation_id = page.url.rsplit("/", 1)[-1]
+    headers = {"Authorization": "Bearer sekret"}
+    assert httpx.get(f"{url}/v1/conversations/{conversation_id}", headers=headers).json()["model"] == "model-b"
+    page.reload()
+    page.wait_for_selector(".message.assistant")  # the key is remembered in this browser
+    assert page.input_value("#model-select") == "model-b"
