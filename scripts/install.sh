@@ -26,9 +26,15 @@ fi
 
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
-# Browser tests drive Debian's Chromium through Playwright (never `playwright install`).
-if [ "${1:-}" = "--test" ] && ! [ -x /usr/bin/chromium ]; then
-  apt-get update -q && apt-get install -y -q chromium chromium-driver
+# Browser tests drive Debian's Chromium through Playwright (never `playwright install`); a Japanese font
+# makes the screenshots readable.
+if [ "${1:-}" = "--test" ]; then
+  browser_packages=""
+  [ -x /usr/bin/chromium ] || browser_packages="chromium chromium-driver"
+  dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || browser_packages="$browser_packages fonts-ipafont-gothic"
+  if [ -n "$browser_packages" ]; then
+    apt-get update -q && apt-get install -y -q $browser_packages
+  fi
 fi
 .venv/bin/python -m pip install -q -e ".$extras"
 echo "Causerie installed in .venv" >&2

@@ -384,7 +384,7 @@ def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
     page.wait_for_selector("#conversation-nav", state="visible")
 
     item = page.locator(f'#conversations li[data-id="{conversation["id"]}"]')
-    item.locator("button").first.click()  # rename
+    item.locator(".rename-button").click()
     page.fill("dialog.modal input", "Bibliothèques de Tōkyō")
     page.click("dialog.modal button[value=confirm]")
     page.wait_for_function("() => document.querySelector('#chat-title').textContent === 'Bibliothèques de Tōkyō'")
@@ -397,7 +397,7 @@ def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
     exported = Path(download.value.path()).read_text("utf-8")
     assert "Où est la bibliothèque à Tōkyō ?" in exported
 
-    item.locator("button").nth(1).click()  # delete, then confirm
+    item.locator(".delete-button").click()  # then confirm
     page.click("dialog.modal button[value=confirm]")
     page.wait_for_selector(f'#conversations li[data-id="{conversation["id"]}"]', state="detached")
     assert httpx.get(f"{url}/v1/conversations/{conversation['id']}").status_code == 404

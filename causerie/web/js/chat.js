@@ -66,11 +66,15 @@ export class ChatView {
     if (wanted) this.modelSelect.value = wanted;
   }
 
-  render() {
+  renderHeader() {
     this.title.textContent = this.conversation ? this.conversation.title || t("sidebar.untitled") : t("chat.new_chat");
     this.exportMenu.hidden = !this.conversation;
     this.syncModel();
     this.updateBusy();
+  }
+
+  render() {
+    this.renderHeader();
     const path = this.tree.path(this.conversation?.current_message_id ?? null);
     if (!path.length) {
       this.messages.replaceChildren(
@@ -249,7 +253,7 @@ export class ChatView {
       const reply = el("article", { className: "message assistant streaming", "aria-busy": "true" }, el("h3", { className: "message-role" }, t("message.role_assistant")), body);
       views.push(reply);
       this.messages.replaceChildren(...views);
-      this.updateBusy();
+      this.renderHeader();
       this.scrollToEnd(true);
       this.hooks.announce(t("chat.replying"));
 

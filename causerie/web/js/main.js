@@ -5,6 +5,7 @@ import { Api } from "./api.js";
 import { ChatView } from "./chat.js";
 import { attachComposer } from "./composer.js";
 import { savedChoice, setLanguage, t } from "./i18n.js";
+import { placeIcons } from "./icons.js";
 import { attachSettings, prefs } from "./settings.js";
 import { Sidebar } from "./sidebar.js";
 
@@ -84,6 +85,7 @@ async function loadModels() {
 }
 
 async function start() {
+  placeIcons();
   const languageSelect = $("#language-select");
   await setLanguage(savedChoice());
   languageSelect.value = savedChoice();

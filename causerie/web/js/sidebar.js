@@ -3,6 +3,7 @@
 import { askText, confirmAction } from "./dialogs.js";
 import { el } from "./dom.js";
 import { t } from "./i18n.js";
+import { icon } from "./icons.js";
 
 const SEARCH_DELAY_MS = 250;
 
@@ -72,14 +73,14 @@ export class Sidebar {
     if (conversation.id === this.activeId) link.setAttribute("aria-current", "page");
     const rename = el(
       "button",
-      { type: "button", className: "icon-button", title: t("sidebar.rename"), "aria-label": t("sidebar.rename_named", { title }) },
-      "✎"
+      { type: "button", className: "icon-button rename-button", title: t("sidebar.rename"), "aria-label": t("sidebar.rename_named", { title }) },
+      icon("edit")
     );
     rename.addEventListener("click", () => this.rename(conversation));
     const remove = el(
       "button",
-      { type: "button", className: "icon-button", title: t("sidebar.delete"), "aria-label": t("sidebar.delete_named", { title }) },
-      "🗑"
+      { type: "button", className: "icon-button delete-button", title: t("sidebar.delete"), "aria-label": t("sidebar.delete_named", { title }) },
+      icon("trash")
     );
     remove.addEventListener("click", () => this.remove(conversation));
     return el("li", { dataset: { id: conversation.id } }, link, el("span", { className: "item-actions" }, rename, remove));
