@@ -40,9 +40,9 @@ export class Sidebar {
 
   // Start over from the newest conversation (after a send, a rename, a new key…).
   async reload() {
+    await this.loading;
     this.cursor = null;
     this.hasMore = true;
-    await this.loading;
     this.list.replaceChildren();
     await this.loadMore();
   }
@@ -52,7 +52,9 @@ export class Sidebar {
     this.loading = this.api
       .listConversations(this.cursor)
       .then((page) => {
-        for (const conversation of page.data) this.list.append(this.item(conversation));
+        for (const conversation of page.data) {
+          if (!this.itemOf(conversation.id)) this.list.append(this.item(conversation));
+        }
         this.hasMore = page.has_more;
         if (page.data.length) this.cursor = page.data[page.data.length - 1].id;
         this.empty.hidden = this.list.children.length > 0;
@@ -63,8 +65,20 @@ export class Sidebar {
       })
       .finally(() => {
         this.loading = null;
+        if (this.hasMore && this.sentinelInView()) requestAnimationFrame(() => this.loadMore());
       });
     return this.loading;
+  }
+
+  // A page that does not fill the list leaves the sentinel in view: the observer will not fire again.
+  sentinelInView() {
+    const nav = this.list.parentElement.getBoundingClientRect();
+    const sentinel = this.sentinel.getBoundingClientRect();
+    return !this.list.parentElement.hidden && sentinel.top <= nav.bottom;
+  }
+
+  itemOf(id) {
+    return this.list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
   }
 
   item(conversation) {
@@ -96,7 +110,7 @@ export class Sidebar {
 
   // Show a conversation at the top (new or just updated) without refetching the whole list.
   upsert(conversation) {
-    this.list.querySelector(`li[data-id="${CSS.escape(conversation.id)}"]`)?.remove();
+    this.itemOf(conversation.id)?.remove();
     this.list.prepend(this.item(conversation));
     this.empty.hidden = true;
   }
@@ -106,7 +120,7 @@ export class Sidebar {
     if (!title || title === conversation.title) return;
     try {
       const updated = await this.api.updateConversation(conversation.id, { title });
-      this.list.querySelector(`li[data-id="${CSS.escape(updated.id)}"]`)?.replaceWith(this.item(updated));
+      this.itemOf(updated.id)?.replaceWith(this.item(updated));
       this.hooks.renamed(updated);
     } catch (error) {
       this.hooks.error(error);
@@ -118,7 +132,7 @@ export class Sidebar {
     if (!(await confirmAction(t("sidebar.delete"), t("sidebar.delete_confirm", { title }), "sidebar.delete"))) return;
     try {
       await this.api.deleteConversation(conversation.id);
-      this.list.querySelector(`li[data-id="${CSS.escape(conversation.id)}"]`)?.remove();
+      this.itemOf(conversation.id)?.remove();
       this.empty.hidden = this.list.children.length > 0;
       this.hooks.deleted(conversation.id);
     } catch (error) {
