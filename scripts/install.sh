@@ -25,6 +25,14 @@ fi
 .venv/bin/python -m pip install -q "$wheel"
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
+if [ "${1:-}" = "--test" ]; then
+  extras="[test]"
+  # The conversation tests start a throwaway PostgreSQL server of their own (initdb + pg_ctl).
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
+  fi
+fi
 .venv/bin/python -m pip install -q -e ".$extras"
 echo "Causerie installed in .venv" >&2
