@@ -45,3 +45,31 @@ class AuthenticationFailed(CauserieError):
     status_code = 401
     error_type = "invalid_request_error"
     code = "invalid_api_key"
+
+
+class ConversationNotFound(CauserieError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "conversation_not_found"
+
+
+class MessageNotFound(CauserieError):
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "message_not_found"
+
+
+class GenerationInProgress(CauserieError):
+    """A conversation writes one reply at a time."""
+
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "generation_in_progress"
+
+
+class StorageUnavailable(CauserieError):
+    """The conversation database cannot be opened or reached."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "storage_unavailable"

@@ -25,15 +25,23 @@ fi
 .venv/bin/python -m pip install -q "$wheel"
 
 extras=""
-[ "${1:-}" = "--test" ] && extras="[test]"
-# Browser tests drive Debian's Chromium through Playwright (never `playwright install`); a Japanese font
-# makes the screenshots readable.
 if [ "${1:-}" = "--test" ]; then
+  extras="[test]"
+  # The conversation tests start a throwaway PostgreSQL server of their own (initdb + pg_ctl).
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q postgresql
+  fi
+  # Browser tests drive Debian's Chromium through Playwright (never `playwright install`); a Japanese font
+  # makes the screenshots readable.
   browser_packages=""
   [ -x /usr/bin/chromium ] || browser_packages="chromium chromium-driver"
   dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || browser_packages="$browser_packages fonts-ipafont-gothic"
   if [ -n "$browser_packages" ]; then
-    apt-get update -q && apt-get install -y -q $browser_packages
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $browser_packages
   fi
 fi
 .venv/bin/python -m pip install -q -e ".$extras"

@@ -10,11 +10,14 @@ from fastapi import FastAPI
 
 from causerie import __version__
 from causerie.api.errors import install_error_handlers
+from causerie.api.conversations import router as conversations_router
 from causerie.api.routes import router
 from causerie.api.web import mount_web_ui
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 from causerie.services.engines import EnginePool
+from causerie.services.replies import ReplyService
+from causerie.store import ConversationRepository, Database, database_url
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         pool = EnginePool(registry or ModelRegistry.discover(settings), settings)
         app.state.pool = pool
+        database = Database.open(database_url(settings))
+        app.state.conversations = ConversationRepository(database)
+        app.state.replies = ReplyService(pool, app.state.conversations)
         for model_id, problem in pool.registry.problems.items():
             log.warning("model %s unavailable: %s", model_id, problem)
         if settings.preload and pool.registry.default_id:
@@ -34,7 +40,9 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         try:
             yield
         finally:
+            await app.state.replies.aclose()
             await pool.aclose()
+            database.close()
 
     app = FastAPI(
         title="Causerie",
@@ -45,6 +53,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(conversations_router)
     mount_web_ui(app)
 
     @app.get("/health", tags=["health"])

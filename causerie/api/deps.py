@@ -11,6 +11,8 @@ from causerie.config import Settings
 from causerie.errors import AuthenticationFailed
 from causerie.services.chat import ChatService
 from causerie.services.completions import CompletionService
+from causerie.services.conversations import ConversationService
+from causerie.services.replies import ReplyService
 from causerie.services.engines import EnginePool
 
 
@@ -30,10 +32,20 @@ def get_completions(request: Request) -> CompletionService:
     return CompletionService(request.app.state.pool)
 
 
+def get_conversations(request: Request) -> ConversationService:
+    return ConversationService(request.app.state.conversations)
+
+
+def get_replies(request: Request) -> ReplyService:
+    return request.app.state.replies
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[EnginePool, Depends(get_pool)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CompletionsDep = Annotated[CompletionService, Depends(get_completions)]
+ConversationsDep = Annotated[ConversationService, Depends(get_conversations)]
+RepliesDep = Annotated[ReplyService, Depends(get_replies)]
 
 
 def require_api_key(request: Request, settings: SettingsDep) -> None:

@@ -16,10 +16,10 @@ from causerie.protocol.openai import ErrorBody, ErrorResponse
 log = logging.getLogger(__name__)
 
 
-async def _events(chunks: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
+async def _events(chunks: AsyncIterator[BaseModel], exclude_none: bool) -> AsyncIterator[str]:
     try:
         async for chunk in chunks:
-            yield f"data: {chunk.model_dump_json(exclude_none=True)}\n\n"
+            yield f"data: {chunk.model_dump_json(exclude_none=exclude_none)}\n\n"
     except CauserieError as exc:
         yield f"data: {error_body(exc).model_dump_json()}\n\n"
         return
@@ -31,9 +31,10 @@ async def _events(chunks: AsyncIterator[BaseModel]) -> AsyncIterator[str]:
     yield "data: [DONE]\n\n"
 
 
-def sse_response(chunks: AsyncIterator[BaseModel]) -> StreamingResponse:
+def sse_response(chunks: AsyncIterator[BaseModel], *, exclude_none: bool = True) -> StreamingResponse:
+    """``exclude_none=False`` keeps ``null`` fields (the conversation events' contract)."""
     return StreamingResponse(
-        _events(chunks),
+        _events(chunks, exclude_none),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
