@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
@@ -135,15 +135,16 @@ def test_a_reply_streams_then_persists_across_reload(serve, open_page):
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         length = page.evaluate(
-            "() => document.querySelector('.message.assistant.streaming .message-body')?.textContent.length ?? -1"
+            "() => document.querySelector('.message.assistant.streaming .message-body')?.textContent.trim().length ?? -1"
         )
         if length < 0 and observed:
             break
         if length > 0 and (not observed or observed[-1] != length):
             observed.append(length)
         time.sleep(0.03)
-    assert len(observed) >= 3, observed  # seen growing several times while streaming
-    assert observed == sorted(observed) and observed[-1] < len(STORY)
+    partial = [length for length in observed if length < len(STORY)]
+    assert len(partial) >= 3, observed  # seen growing several times while streaming
+    assert observed == sorted(observed)
     wait_idle(page)
     assert assistant_texts(page) == [STORY]
     assert page.locator(".message.user .message-body").inner_text() == "Tell me a story"
@@ -257,7 +258,8 @@ def test_enter_confirming_an_ime_composition_never_sends(serve, open_page):
     wait_idle(page)
     assert page.locator(".message.user .message-body").inner_text() == "東京\nタワー"
     assert box.input_value() == ""
-    assert assistant_texts(page) == ["Reply 1 to: 東京\nタワー"]
+    conversation = httpx.get(url + "/v1/conversations/" + page.url.rsplit("/", 1)[-1]).json()
+    assert [m["content"] for m in conversation["messages"]] == ["東京\nタワー", "Reply 1 to: 東京\nタワー"]
 
 
 def test_xss_in_a_reply_never_runs_and_code_is_highlighted_and_copyable(serve, open_page):
@@ -276,7 +278,7 @@ def test_xss_in_a_reply_never_runs_and_code_is_highlighted_and_copyable(serve, o
     assert code.inner_text().strip() == "print('hello')"
     assert code.locator("span[class^=hljs-]").count() > 0  # highlighted by highlight.js
     page.click(".code-block .copy-button")
-    assert page.inner_text(".code-block .copy-button") == CATALOGS["en"]["message.copied"]
+    expect(page.locator(".code-block .copy-button")).to_have_text(CATALOGS["en"]["message.copied"])
     assert page.evaluate("() => navigator.clipboard.readText()").strip() == "print('hello')"
 
     page.reload()  # the stored reply is rendered again, still inert
@@ -385,8 +387,8 @@ def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
 
     item = page.locator(f'#conversations li[data-id="{conversation["id"]}"]')
     item.locator(".rename-button").click()
-    page.fill("dialog.modal input", "Bibliothèques de Tōkyō")
-    page.click("dialog.modal button[value=confirm]")
+    page.fill("#modal-input", "Bibliothèques de Tōkyō")
+    page.click("dialog.modal[open] button[value=confirm]")
     page.wait_for_function("() => document.querySelector('#chat-title').textContent === 'Bibliothèques de Tōkyō'")
     assert item.locator("a").inner_text() == "Bibliothèques de Tōkyō"
     assert httpx.get(f"{url}/v1/conversations/{conversation['id']}").json()["title"] == "Bibliothèques de Tōkyō"
@@ -398,7 +400,7 @@ def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
     assert "Où est la bibliothèque à Tōkyō ?" in exported
 
     item.locator(".delete-button").click()  # then confirm
-    page.click("dialog.modal button[value=confirm]")
+    page.click("dialog.modal[open] button[value=confirm]")
     page.wait_for_selector(f'#conversations li[data-id="{conversation["id"]}"]', state="detached")
     assert httpx.get(f"{url}/v1/conversations/{conversation['id']}").status_code == 404
     assert page.locator(".message").count() == 0 and items.count() == 33
