@@ -36,6 +36,11 @@ XSS_REPLY = (
     "<a href=\"javascript:window.__xss='link'\">click</a>\n\n"
     "```python\nprint('hello')\n```\n"
 )
+CODE_REPLY = (
+    "## Fibonacci\n\nAn iterative version, in **linear** time:\n\n"
+    "```python\ndef fib(n: int) -> int:\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n```\n\n"
+    "- `fib(10)` is `55`\n- works for `n >= 0`\n"
+)
 TIMEOUT_MS = 15_000
 
 
@@ -57,6 +62,8 @@ class Script:
             return XSS_REPLY
         if "story" in text:
             return STORY
+        if "code" in text:
+            return CODE_REPLY
         self.count += 1
         return f"Reply {self.count} to: {text}"
 
@@ -149,12 +156,15 @@ def test_a_reply_streams_then_persists_across_reload(serve, open_page):
     assert assistant_texts(page) == [STORY]
     assert page.locator(".message.user .message-body").inner_text() == "Tell me a story"
     assert re.search(r"#/c/conv_", page.url)
+    send(page, "Fibonacci in Python, with code please")
+    wait_idle(page)
+    assert page.locator(".message.assistant h2").inner_text() == "Fibonacci"
     screenshot(page, "desktop-chat")
 
     page.reload()
     page.wait_for_selector("body[data-ready=true]")
     page.wait_for_selector(".message.assistant")
-    assert assistant_texts(page) == [STORY]
+    assert assistant_texts(page)[0] == STORY and len(assistant_texts(page)) == 2
     conversation_id = page.url.rsplit("/", 1)[-1]
     assert page.locator(f'#conversations li[data-id="{conversation_id}"]').count() == 1
 
@@ -163,7 +173,7 @@ def test_a_reply_streams_then_persists_across_reload(serve, open_page):
     assert page.locator(".message").count() == 0
     page.click(f'#conversations li[data-id="{conversation_id}"] a')
     page.wait_for_selector(".message.assistant")
-    assert assistant_texts(page) == [STORY]
+    assert assistant_texts(page)[0] == STORY and len(assistant_texts(page)) == 2
     assert page.get_attribute(f'#conversations li[data-id="{conversation_id}"] a', "aria-current") == "page"
 
 
@@ -172,12 +182,17 @@ def test_language_switch_browser_default_and_memory(serve, open_page):
     page = open_page(url)
     assert page.get_attribute("html", "lang") == "en"
     assert page.inner_text("#new-chat") == CATALOGS["en"]["sidebar.new_chat"]
+    send(page, "東京でおすすめの code を見せて")
+    wait_idle(page)
+    assert page.text_content(".message.user .message-role") == CATALOGS["en"]["message.role_user"]
 
     page.select_option("#language-select", "ja")
     page.wait_for_selector("html[lang=ja]")
     for selector, key in [("#new-chat", "sidebar.new_chat"), ("#send-button", "composer.send"),
-                          ("#open-settings", "settings.open"), (".empty-title", "chat.empty_title")]:
-        assert page.inner_text(selector) == CATALOGS["ja"][key]
+                          ("#open-settings", "settings.open"), (".message.user .message-role", "message.role_user"),
+                          (".message.assistant .regenerate-button", "message.regenerate"),
+                          (".code-block .copy-button", "message.copy_code")]:
+        assert page.text_content(selector).strip() == CATALOGS["ja"][key]
     assert page.get_attribute("#prompt", "placeholder") == CATALOGS["ja"]["composer.placeholder"]
     assert page.inner_text("#new-chat") == "新しいチャット"
     screenshot(page, "japanese-ui")
@@ -296,7 +311,7 @@ def test_phone_width_has_no_horizontal_scroll(serve, open_page):
     assert not page.is_visible("#sidebar")  # collapsed on a phone
     send(page, "long " + "x" * 300 + " " + "https://example.com/" + "a" * 200)
     wait_idle(page)
-    send(page, "xss and a code block")
+    send(page, "Some code please")
     wait_idle(page)
     assert page.evaluate(no_overflow)
     assert page.evaluate("() => document.querySelector('#messages').scrollWidth <= document.querySelector('#messages').clientWidth")
@@ -304,6 +319,7 @@ def test_phone_width_has_no_horizontal_scroll(serve, open_page):
 
     page.click("#toggle-sidebar")
     page.wait_for_selector("#sidebar", state="visible")
+    page.wait_for_function("() => document.querySelector('#sidebar').getBoundingClientRect().left === 0")
     assert page.get_attribute("#toggle-sidebar", "aria-expanded") == "true"
     assert page.evaluate(no_overflow)
     screenshot(page, "phone-sidebar")

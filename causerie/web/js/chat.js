@@ -133,9 +133,13 @@ export class ChatView {
     );
   }
 
-  scrollToEnd(force = false) {
+  atEnd() {
     const box = this.messages;
-    if (force || box.scrollHeight - box.scrollTop - box.clientHeight < 120) box.scrollTop = box.scrollHeight;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+  }
+
+  scrollToEnd(force = false) {
+    if (force || this.atEnd()) this.messages.scrollTop = this.messages.scrollHeight;
   }
 
   // ---- actions -----------------------------------------------------------------------------------
@@ -204,6 +208,7 @@ export class ChatView {
   async stop() {
     if (!this.busy) return;
     const busy = this.busy;
+    if (!busy.conversationId) return busy.controller.abort(); // nothing is generating yet
     busy.stopTimer = setTimeout(() => busy.controller.abort(), STOP_GRACE_MS);
     try {
       await this.api.stop(busy.conversationId);
@@ -237,7 +242,8 @@ export class ChatView {
   // Show `path` (+ the user's text) and a reply that grows as deltas arrive, then reload the tree.
   async generate({ path, userText, request }) {
     const controller = new AbortController();
-    this.busy = { conversationId: null, controller, stopTimer: null };
+    this.busy = { conversationId: this.id, controller, stopTimer: null };
+    this.updateBusy();
     let userStored = userText === null;
     try {
       if (!this.conversation) {
@@ -299,10 +305,11 @@ export class ChatView {
       const { messages, ...conversation } = full;
       this.hooks.updated(conversation);
       if (this.id !== conversationId) return;
+      const following = this.atEnd();
       this.conversation = conversation;
       this.tree = new MessageTree(messages);
       this.render();
-      this.scrollToEnd();
+      this.scrollToEnd(following);
     } catch (error) {
       this.hooks.error(error);
     }
