@@ -24,6 +24,8 @@ export class ChatView {
     this.conversation = null;
     this.tree = new MessageTree([]);
     this.busy = null; // {conversationId, controller, stopTimer}
+    this.following = true;
+    this.messages.addEventListener("scroll", () => (this.following = this.atEnd()), { passive: true });
 
     this.stopButton.addEventListener("click", () => this.stop());
     this.modelSelect.addEventListener("change", () => this.chooseModel(this.modelSelect.value));
@@ -133,13 +135,15 @@ export class ChatView {
     );
   }
 
+  // The view follows a growing reply until the reader scrolls up, and again once they scroll back down.
   atEnd() {
     const box = this.messages;
-    return box.scrollHeight - box.scrollTop - box.clientHeight < 120;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 80;
   }
 
   scrollToEnd(force = false) {
-    if (force || this.atEnd()) this.messages.scrollTop = this.messages.scrollHeight;
+    if (force) this.following = true;
+    if (this.following) this.messages.scrollTop = this.messages.scrollHeight;
   }
 
   // ---- actions -----------------------------------------------------------------------------------
@@ -305,11 +309,10 @@ export class ChatView {
       const { messages, ...conversation } = full;
       this.hooks.updated(conversation);
       if (this.id !== conversationId) return;
-      const following = this.atEnd();
       this.conversation = conversation;
       this.tree = new MessageTree(messages);
       this.render();
-      this.scrollToEnd(following);
+      this.scrollToEnd();
     } catch (error) {
       this.hooks.error(error);
     }
