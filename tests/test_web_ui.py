@@ -138,6 +138,8 @@ def test_a_reply_streams_then_persists_across_reload(serve, open_page):
     url, _ = serve(delay=0.04)
     page = open_page(url)
     send(page, "Tell me a story")
+    page.wait_for_selector(".message.assistant.streaming[aria-busy=true]")  # announced once complete
+    assert page.get_attribute("#messages", "aria-live") == "polite"
     observed: list[int] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -154,6 +156,7 @@ def test_a_reply_streams_then_persists_across_reload(serve, open_page):
     assert observed == sorted(observed)
     wait_idle(page)
     assert assistant_texts(page) == [STORY]
+    assert page.text_content("#live-status") == CATALOGS["en"]["chat.reply_done"]
     assert page.locator(".message.user .message-body").inner_text() == "Tell me a story"
     assert re.search(r"#/c/conv_", page.url)
     send(page, "Fibonacci in Python, with code please")
@@ -175,6 +178,11 @@ def test_a_reply_streams_then_persists_across_reload(serve, open_page):
     page.wait_for_selector(".message.assistant")
     assert assistant_texts(page)[0] == STORY and len(assistant_texts(page)) == 2
     assert page.get_attribute(f'#conversations li[data-id="{conversation_id}"] a', "aria-current") == "page"
+
+    page.click("#new-chat")
+    page.wait_for_selector(".empty-state")
+    assert "#/c/" not in page.url and page.inner_text("#chat-title") == CATALOGS["en"]["chat.new_chat"]
+    assert page.locator("#conversations a[aria-current]").count() == 0
 
 
 def test_language_switch_browser_default_and_memory(serve, open_page):
