@@ -17,6 +17,7 @@ from causerie import __version__
 from causerie.cli.backend import BackendError, ModelRow
 from causerie.cli.common import ApiKeyOpt, ServerOpt, _backend, _fail, _friendly_errors, console, err_console
 from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
+from causerie.cli.history import history_app
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 
@@ -244,3 +245,6 @@ def models(
             console.print("[dim]* default model[/dim]")
     for model_id, problem in problems.items():
         err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
+
+
+app.add_typer(history_app)
