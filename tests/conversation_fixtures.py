@@ -21,8 +21,10 @@ import psycopg
 import pytest
 
 from causerie.config import Settings
+from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
+from causerie.services.titles import title_instruction
 from tests.conftest import fake_spec, free_port, live_server
 
 
@@ -92,6 +94,16 @@ def conv_server(tmp_path: Path, database_url: str | None) -> Iterator[Callable[.
     yield start
     for context in reversed(contexts):
         context.__exit__(None, None, None)
+
+
+def is_title_request(request: GenerationRequest) -> bool:
+    """Whether the engine was asked for a conversation title (not a reply)."""
+    return any(title_instruction(language) in request.prompt for language in ("en", "fr", "ja", None))
+
+
+def chat_requests(engine: FakeEngine) -> list[GenerationRequest]:
+    """The engine's requests for replies, without the title requests."""
+    return [request for request in engine.requests if not is_title_request(request)]
 
 
 def api(url: str) -> httpx.Client:

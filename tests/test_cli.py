@@ -19,6 +19,7 @@ from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
 from tests.conftest import fake_spec, free_port
+from tests.conversation_fixtures import chat_requests
 
 runner = CliRunner()
 
@@ -120,7 +121,7 @@ def test_chat_piped_keeps_history_and_prints_only_replies(local_fake):
     result = runner.invoke(app, ["chat"], input="Bonjour\n\nÇa va ?\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == "reply 1\nreply 2\n"
-    second = local_fake.requests[1].prompt
+    second = chat_requests(local_fake)[1].prompt
     assert "<|user|>Bonjour\n<|assistant|>reply 1\n<|user|>Ça va ?" in second
 
 
@@ -128,9 +129,9 @@ def test_chat_piped_reset_and_exit(local_fake):
     result = runner.invoke(app, ["chat", "--system", "Sois bref."], input="un\n/reset\ndeux\n/exit\ntrois\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == "reply 1\nreply 1\n"
-    last = local_fake.requests[-1].prompt
+    last = chat_requests(local_fake)[-1].prompt
     assert "un" not in last and "<|system|>Sois bref." in last and "<|user|>deux" in last
-    assert len(local_fake.requests) == 2
+    assert len(chat_requests(local_fake)) == 2
 
 
 def test_unknown_model_in_process_is_a_readable_error(local_fake):
@@ -141,10 +142,11 @@ def test_unknown_model_in_process_is_a_readable_error(local_fake):
 
 
 class ScriptedBackend:
-    """A backend that answers from a list and fails on the word 'boom'."""
+    """A backend that keeps conversations, answers 'ok' and fails on the word 'boom'."""
 
     def __init__(self) -> None:
-        self.calls: list[list[dict]] = []
+        self.conversations: dict[str, list[str]] = {}
+        self.calls: list[tuple[str, str]] = []
 
     def models(self) -> list[ModelRow]:
         return [ModelRow("fake", None, "custom", "", True)]
@@ -152,10 +154,17 @@ class ScriptedBackend:
     def problems(self) -> dict[str, str]:
         return {}
 
-    def stream_chat(self, messages, *, model, temperature, max_tokens) -> Iterator[str]:
-        self.calls.append([dict(m) for m in messages])
-        if messages[-1]["content"] == "boom":
+    def create_conversation(self, *, system, model) -> str:
+        conversation_id = f"conv_{len(self.conversations)}"
+        self.conversations[conversation_id] = [system] if system else []
+        return conversation_id
+
+    def stream_message(self, conversation_id, text, *, model, temperature, max_tokens) -> Iterator[str]:
+        self.calls.append((conversation_id, text))
+        self.conversations[conversation_id].append(text)  # stored before the reply, like the real store
+        if text == "boom":
             raise BackendError("the server is on fire")
+        self.conversations[conversation_id].append("ok")
         yield "ok"
 
     def close(self) -> None:
@@ -173,9 +182,12 @@ def test_interactive_loop_survives_errors_and_resets(monkeypatch, capsys):
 
     monkeypatch.setattr("builtins.input", fake_input)
     backend = ScriptedBackend()
-    interactive_chat(backend, Conversation(), Options(), Console())
-    contents = [[m["content"] for m in call] for call in backend.calls]
-    assert contents == [["hello"], ["hello", "ok", "boom"], ["hello", "ok", "again"], ["fresh"]]
+    interactive_chat(backend, Conversation(system="Be brief."), Options(), Console())
+    assert backend.calls == [("conv_0", "hello"), ("conv_0", "boom"), ("conv_0", "again"), ("conv_1", "fresh")]
+    assert backend.conversations == {
+        "conv_0": ["Be brief.", "hello", "ok", "boom", "again", "ok"],  # the failed turn stays stored
+        "conv_1": ["Be brief.", "fresh", "ok"],
+    }
     captured = capsys.readouterr()
     assert "the server is on fire" in captured.err
 
@@ -239,7 +251,7 @@ def test_chat_piped_against_a_server(serve_fake):
     result = runner.invoke(app, ["chat", "--server", url, "--model", "fake"], input="un\ndeux\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == "reply 1\nreply 2\n"
-    assert "<|user|>un\n<|assistant|>reply 1\n<|user|>deux" in engine.requests[-1].prompt
+    assert "<|user|>un\n<|assistant|>reply 1\n<|user|>deux" in chat_requests(engine)[-1].prompt
 
 
 def test_server_errors_are_readable(serve_fake):

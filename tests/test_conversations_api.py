@@ -13,22 +13,16 @@ from causerie.engine.base import GenerationRequest
 from causerie.services.titles import title_instruction
 from tests.conversation_fixtures import (  # noqa: F401 (fixtures)
     api,
+    chat_requests,
     conv_server,
     database_url,
+    is_title_request,
     postgres_server,
     sse_events,
     sse_events_iter,
 )
 
 ANSWER = "Bonjour ! Je vais très bien, merci."
-
-
-def is_title_request(request: GenerationRequest) -> bool:
-    return any(title_instruction(language) in request.prompt for language in ("en", "fr", "ja", None))
-
-
-def chat_requests(engine) -> list[GenerationRequest]:
-    return [request for request in engine.requests if not is_title_request(request)]
 
 
 def scripted(title: str = "Titre : « Salutations du matin »", answer: str = ANSWER):

@@ -111,7 +111,7 @@ async def import_chatgpt(request: Request, conversations: ConversationsDep) -> I
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         upload = (await request.form()).get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidRequest("the multipart body needs a file field named 'file'", param="file")
+            raise InvalidRequest("the multipart body needs a file field named 'file'", param="file", code="invalid_value")
         raw = await upload.read()
     else:
         raw = await request.body()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -19,20 +19,20 @@ import httpx
 import openai
 from pydantic import ValidationError
 
+from causerie.cli.errors import BackendError
+from causerie.cli.remote_conversations import RemoteConversations
 from causerie.config import Settings
-from causerie.errors import InvalidRequest
+from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
+from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
 from causerie.protocol.openai import ChatCompletionRequest
 from causerie.services.chat import ChatService
+from causerie.services.conversations import ConversationService
 from causerie.services.engines import EnginePool
+from causerie.services.replies import ReplyService
+from causerie.store import ConversationRepository, Database, database_url
 
-
-class BackendError(Exception):
-    """A remote server refused a request or could not be reached."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+__all__ = ["Backend", "BackendError", "LocalBackend", "ModelRow", "RemoteBackend", "open_backend"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,16 @@ class Backend(Protocol):
         self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
     ) -> Iterator[str]:
         """The reply's text, piece by piece as it is generated."""
+        ...
+
+    def create_conversation(self, *, system: str | None, model: str | None) -> str:
+        """A new stored conversation; returns its id."""
+        ...
+
+    def stream_message(
+        self, conversation_id: str, text: str, *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        """Store ``text`` in the conversation and yield the reply (stored too) as it is generated."""
         ...
 
     def close(self) -> None: ...
@@ -99,6 +109,7 @@ class LocalBackend:
         self._service = ChatService(self._pool)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._replies: ReplyService | None = None
 
     def models(self) -> list[ModelRow]:
         default = self.registry.default_id
@@ -118,39 +129,83 @@ class LocalBackend:
             self._loop = loop
         return self._loop
 
-    def stream_chat(
-        self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
-    ) -> Iterator[str]:
-        request = _request(messages, model, temperature, max_tokens)
-        pieces: queue.Queue[Any] = queue.Queue()
+    def _bridge(self, pieces: Callable[[], AsyncIterator[str]]) -> Iterator[str]:
+        """Run ``pieces()`` on the backend's loop and hand its items over as a plain iterator."""
+        handover: queue.Queue[Any] = queue.Queue()
 
         async def pump() -> None:
-            prepared = await self._service.prepare(request)
-            async for chunk in self._service.stream(prepared):
-                for choice in chunk.choices:
-                    if choice.delta.content:
-                        pieces.put(choice.delta.content)
+            async for piece in pieces():
+                handover.put(piece)
 
         future = asyncio.run_coroutine_threadsafe(pump(), self._ensure_loop())
-        future.add_done_callback(lambda _: pieces.put(_DONE))
+        future.add_done_callback(lambda _: handover.put(_DONE))
         try:
-            while (piece := pieces.get()) is not _DONE:
+            while (piece := handover.get()) is not _DONE:
                 yield piece
             future.result()  # raises what the service raised
         finally:
             future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
 
+    def stream_chat(
+        self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        request = _request(messages, model, temperature, max_tokens)
+
+        async def pieces() -> AsyncIterator[str]:
+            prepared = await self._service.prepare(request)
+            async for chunk in self._service.stream(prepared):
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        yield choice.delta.content
+
+        return self._bridge(pieces)
+
+    def _conversations(self) -> ReplyService:
+        """Replies into the conversation store, opened (and migrated) on first use."""
+        if self._replies is None:
+            database = Database.open(database_url(self.settings))
+            self._replies = ReplyService(self._pool, ConversationRepository(database))
+        return self._replies
+
+    def create_conversation(self, *, system: str | None, model: str | None) -> str:
+        conversations = ConversationService(self._conversations().repository)
+        return conversations.create(ConversationCreate(system_prompt=system, model=model)).id
+
+    def stream_message(
+        self, conversation_id: str, text: str, *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        replies = self._conversations()
+        body = MessageCreate(content=text, model=model, temperature=temperature, max_tokens=max_tokens)
+
+        async def pieces() -> AsyncIterator[str]:
+            job = await replies.post(conversation_id, body)
+            async for event in job.events():
+                if isinstance(event, DeltaEvent):
+                    yield event.content
+                elif isinstance(event, ErrorEvent):
+                    raise CauserieError(event.error.message)
+
+        return self._bridge(pieces)
+
     def close(self) -> None:
+        try:
+            if self._loop is not None:
+                if self._replies is not None:
+                    asyncio.run_coroutine_threadsafe(self._replies.aclose(), self._loop).result(timeout=30)
+                asyncio.run_coroutine_threadsafe(self._pool.aclose(), self._loop).result(timeout=30)
+        finally:
+            if self._replies is not None:
+                self._replies.repository.database.close()
+            self._stop_loop()
+
+    def _stop_loop(self) -> None:
         if self._loop is None:
             return
-        try:
-            asyncio.run_coroutine_threadsafe(self._pool.aclose(), self._loop).result(timeout=30)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread is not None:
-                self._thread.join(timeout=30)
-            self._loop.close()
-            self._loop = None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._loop.close()
+        self._loop = None
 
 
 def _status_message(exc: openai.APIError) -> str:
@@ -171,6 +226,7 @@ class RemoteBackend:
         self.client = openai.OpenAI(
             base_url=self.url + "/v1", api_key=api_key or "none", max_retries=0, timeout=timeout
         )
+        self.conversations = RemoteConversations(self.url, api_key, timeout=timeout)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -225,8 +281,19 @@ class RemoteBackend:
                         if choice.delta and choice.delta.content:
                             yield choice.delta.content
 
+    def create_conversation(self, *, system: str | None, model: str | None) -> str:
+        return self.conversations.create(system=system, model=model)
+
+    def stream_message(
+        self, conversation_id: str, text: str, *, model: str | None, temperature: float | None, max_tokens: int | None
+    ) -> Iterator[str]:
+        return self.conversations.stream_message(
+            conversation_id, text, model=model, temperature=temperature, max_tokens=max_tokens
+        )
+
     def close(self) -> None:
         self.client.close()
+        self.conversations.close()
 
 
 def open_backend(server: str | None, api_key: str | None) -> Backend:

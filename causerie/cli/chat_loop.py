@@ -1,9 +1,13 @@
-"""Conversations in the terminal: streaming one reply, the interactive loop and the piped loop."""
+"""Conversations in the terminal: streaming one reply, the interactive loop and the piped loop.
+
+Each chat is stored like the web UI's (in this process's store, or the server's with --server):
+the conversation is created with the first message, and /reset starts a new one.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from rich.console import Console
@@ -27,25 +31,27 @@ class Options:
 
 @dataclass
 class Conversation:
-    """The messages so far, with the optional system prompt kept across ``reset``."""
+    """The stored conversation being continued (None until the first message), with the system prompt."""
 
     system: str | None = None
-    messages: list[dict] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.reset()
+    id: str | None = field(default=None, init=False)
 
     def reset(self) -> None:
-        self.messages = [{"role": "system", "content": self.system}] if self.system else []
+        self.id = None
 
 
 def stream_reply(backend: Backend, messages: list[dict], options: Options) -> str:
+    """One stateless reply to ``messages`` (not stored), written as it arrives; returns its text."""
+    return write_stream(
+        backend.stream_chat(messages, model=options.model, temperature=options.temperature, max_tokens=options.max_tokens)
+    )
+
+
+def write_stream(pieces: Iterator[str]) -> str:
     """Write the reply to stdout as it arrives, end it with a newline, and return its text."""
     parts: list[str] = []
     try:
-        for piece in backend.stream_chat(
-            messages, model=options.model, temperature=options.temperature, max_tokens=options.max_tokens
-        ):
+        for piece in pieces:
             parts.append(piece)
             sys.stdout.write(piece)
             sys.stdout.flush()
@@ -60,14 +66,14 @@ def stream_reply(backend: Backend, messages: list[dict], options: Options) -> st
 
 
 def _turn(backend: Backend, conversation: Conversation, text: str, options: Options) -> None:
-    """One user message and its reply; the conversation is unchanged if the reply fails."""
-    conversation.messages.append({"role": "user", "content": text})
-    try:
-        reply = stream_reply(backend, conversation.messages, options)
-    except BaseException:
-        conversation.messages.pop()
-        raise
-    conversation.messages.append({"role": "assistant", "content": reply})
+    """One user message and its reply, both stored (a failed or interrupted reply is kept, marked)."""
+    if conversation.id is None:
+        conversation.id = backend.create_conversation(system=conversation.system, model=options.model)
+    write_stream(
+        backend.stream_message(
+            conversation.id, text, model=options.model, temperature=options.temperature, max_tokens=options.max_tokens
+        )
+    )
 
 
 def _command(line: str, conversation: Conversation, status: Console) -> bool | None:

@@ -5,23 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from causerie import __version__
-from causerie.cli.backend import Backend, BackendError, ModelRow, open_backend
+from causerie.cli.backend import BackendError, ModelRow
+from causerie.cli.common import ApiKeyOpt, ServerOpt, _backend, _fail, _friendly_errors, console, err_console
 from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
+from causerie.cli.history import history_app
 from causerie.config import Settings
-from causerie.errors import CauserieError
 from causerie.models.registry import ModelRegistry
 
 app = typer.Typer(
@@ -30,49 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
-    return typer.Exit(code)
-
-
-def _settings_problem(exc: ValidationError) -> str:
-    details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-    return f"invalid settings: {details}"
-
-
-@contextmanager
-def _friendly_errors() -> Iterator[None]:
-    """Expected failures become one red line on stderr and a non-zero exit status, never a traceback."""
-    try:
-        yield
-    except (CauserieError, BackendError) as exc:
-        raise _fail(exc.message) from None
-    except ValidationError as exc:
-        raise _fail(_settings_problem(exc), 2) from None
-    except KeyboardInterrupt:
-        err_console.print("[dim]Interrupted.[/dim]")
-        raise typer.Exit(130) from None
-
-
-@contextmanager
-def _backend(server: str | None, api_key: str | None) -> Iterator[Backend]:
-    logger = logging.getLogger("causerie")
-    level = logger.level
-    if not server:  # in-process: discovery warnings stay quiet; `models` shows problems itself
-        logger.setLevel(logging.ERROR)
-    try:
-        with _friendly_errors():
-            backend = open_backend(server, api_key)
-            try:
-                yield backend
-            finally:
-                backend.close()
-    finally:
-        logger.setLevel(level)
 
 
 def _version(value: bool) -> None:
@@ -197,17 +151,6 @@ def serve(
 
 # ---------------------------------------------------------------- client commands
 
-ServerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--server",
-        envvar="CAUSERIE_SERVER",
-        help="URL of a running Causerie server (e.g. http://127.0.0.1:8000); default: run the models in this process.",
-    ),
-]
-ApiKeyOpt = Annotated[
-    str | None, typer.Option("--api-key", envvar="CAUSERIE_API_KEY", help="API key for --server.")
-]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help="Model id (see `causerie models`); default: the server's default.")
 ]
@@ -302,3 +245,6 @@ def models(
             console.print("[dim]* default model[/dim]")
     for model_id, problem in problems.items():
         err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
+
+
+app.add_typer(history_app)

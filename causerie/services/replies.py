@@ -94,7 +94,11 @@ class ReplyService:
         self.repository = repository
         self._running: dict[str, asyncio.Task[None] | None] = {}
 
-    def _claim(self, conversation_id: str) -> None:
+    async def _claim(self, conversation_id: str) -> None:
+        """Reserve the conversation; a reply that is being stopped (client gone) is let finish first."""
+        task = self._running.get(conversation_id)
+        if task is not None and task.cancelling():
+            await asyncio.wait({task})
         if conversation_id in self._running:
             raise GenerationInProgress(
                 "A reply is already being written in this conversation; stop it or wait for it to finish."
@@ -104,7 +108,7 @@ class ReplyService:
     async def post(self, conversation_id: str, body: MessageCreate) -> ReplyJob:
         """Store the user's message (after the current one, or under ``parent_id``) and start the reply."""
         conversation = await asyncio.to_thread(self.repository.get, conversation_id)
-        self._claim(conversation_id)
+        await self._claim(conversation_id)
         try:
             parent_id = body.parent_id if "parent_id" in body.model_fields_set else conversation.current_message_id
             if parent_id is not None:
@@ -128,7 +132,7 @@ class ReplyService:
                 param="message_id",
                 code="invalid_value",
             )
-        self._claim(conversation_id)
+        await self._claim(conversation_id)
         try:
             parent = await asyncio.to_thread(self.repository.message, conversation_id, old.parent_id)
             return await self._start(conversation, parent, options, user_message=None)

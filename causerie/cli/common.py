@@ -1,0 +1,73 @@
+"""What every command shares: consoles, readable errors, the backend and the --server/--api-key options."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+
+from causerie.cli.backend import Backend, BackendError, open_backend
+from causerie.errors import CauserieError
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]Error:[/bold red] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+    return f"invalid settings: {details}"
+
+
+@contextmanager
+def _friendly_errors() -> Iterator[None]:
+    """Expected failures become one red line on stderr and a non-zero exit status, never a traceback."""
+    try:
+        yield
+    except (CauserieError, BackendError) as exc:
+        raise _fail(exc.message) from None
+    except ValidationError as exc:
+        raise _fail(_settings_problem(exc), 2) from None
+    except KeyboardInterrupt:
+        err_console.print("[dim]Interrupted.[/dim]")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def _backend(server: str | None, api_key: str | None) -> Iterator[Backend]:
+    logger = logging.getLogger("causerie")
+    level = logger.level
+    if not server:  # in-process: discovery warnings stay quiet; `models` shows problems itself
+        logger.setLevel(logging.ERROR)
+    try:
+        with _friendly_errors():
+            backend = open_backend(server, api_key)
+            try:
+                yield backend
+            finally:
+                backend.close()
+    finally:
+        logger.setLevel(level)
+
+
+ServerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        envvar="CAUSERIE_SERVER",
+        help="URL of a running Causerie server (e.g. http://127.0.0.1:8000); default: run the models in this process.",
+    ),
+]
+ApiKeyOpt = Annotated[
+    str | None, typer.Option("--api-key", envvar="CAUSERIE_API_KEY", help="API key for --server.")
+]
