@@ -91,6 +91,11 @@ export class Api {
     return this.json("GET", "/v1/models");
   }
 
+  // {status, default_model, loaded_models}: the model a request without one gets.
+  health() {
+    return this.json("GET", "/health");
+  }
+
   listConversations(after, limit = 30) {
     const query = new URLSearchParams({ limit: String(limit) });
     if (after) query.set("after", after);

@@ -57,14 +57,16 @@ export class ChatView {
     this.render();
   }
 
-  setModels(models) {
+  // The picker lists the served models; without a choice it shows the server's default.
+  setModels(models, defaultModel) {
+    this.defaultModel = defaultModel;
     this.modelSelect.replaceChildren(...models.map((model) => el("option", { value: model.id }, model.id)));
     this.syncModel();
   }
 
   syncModel() {
     const ids = [...this.modelSelect.options].map((option) => option.value);
-    const wanted = [this.conversation?.model, prefs.model()].find((id) => id && ids.includes(id));
+    const wanted = [this.conversation?.model, prefs.model(), this.defaultModel].find((id) => id && ids.includes(id));
     if (wanted) this.modelSelect.value = wanted;
   }
 

@@ -78,7 +78,8 @@ async function route() {
 
 async function loadModels() {
   try {
-    chat.setModels((await api.models()).data);
+    const [models, health] = await Promise.all([api.models(), api.health().catch(() => null)]);
+    chat.setModels(models.data, health?.default_model);
   } catch (error) {
     showError(error);
   }
