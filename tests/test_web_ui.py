@@ -333,6 +333,9 @@ def test_phone_width_has_no_horizontal_scroll(serve, open_page):
     screenshot(page, "phone-sidebar")
     page.keyboard.press("Escape")
     page.wait_for_selector("#sidebar", state="hidden")
+    page.click("#new-chat-header")  # a new chat without opening the sidebar
+    page.wait_for_selector(".empty-state")
+    assert page.evaluate(no_overflow)
 
 
 def branch_position(page: Page, role: str) -> str:
@@ -441,6 +444,8 @@ def test_model_picker_and_api_key_from_settings(serve, open_page, tmp_path):
     page.click("#settings-dialog button[value=save]")
     page.wait_for_function("() => document.querySelectorAll('#model-select option').length === 2")
     assert page.is_hidden("#error-banner")
+    default = httpx.get(f"{url}/health").json()["default_model"]
+    assert page.input_value("#model-select") == default  # until the user picks one
     page.select_option("#model-select", "model-b")
     send(page, "Bonjour")
     wait_idle(page)

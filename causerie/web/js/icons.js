@@ -2,6 +2,7 @@
 
 const PATHS = {
   menu: "M4 6h16M4 12h16M4 18h16",
+  plus: "M12 5v14M5 12h14",
   edit: "M4 20h4L19 9l-4-4L4 16v4zM13.5 6.5l4 4",
   trash: "M5 7h14M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3",
   download: "M12 4v11M7 10l5 5 5-5M5 20h14",

@@ -96,10 +96,12 @@ async function start() {
     sidebar.reload();
   });
 
-  $("#new-chat").addEventListener("click", () => {
-    history.pushState(null, "", location.pathname);
-    route();
-  });
+  for (const button of [$("#new-chat"), $("#new-chat-header")]) {
+    button.addEventListener("click", () => {
+      history.pushState(null, "", location.pathname);
+      route();
+    });
+  }
   $("#toggle-sidebar").addEventListener("click", () => setSidebarOpen(!document.body.classList.contains("sidebar-open")));
   $("#sidebar-backdrop").addEventListener("click", () => setSidebarOpen(false));
   $("#error-banner .close").addEventListener("click", () => ($("#error-banner").hidden = true));
