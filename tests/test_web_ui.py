@@ -21,6 +21,8 @@ from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
 from tests.conftest import fake_spec, live_server
+from tests.conversation_fixtures import is_title_request
+from tests.test_conversations_import import japanese_conversation
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,7 +58,7 @@ class Script:
 
     def __call__(self, request: GenerationRequest) -> str:
         text = last_user_text(request.prompt)
-        if request.prompt.startswith("<|system|>"):  # the server asking for a title
+        if is_title_request(request):
             return f"Title: {text[:30]}"
         if "xss" in text:
             return XSS_REPLY
@@ -457,3 +459,27 @@ def test_model_picker_and_api_key_from_settings(serve, open_page, tmp_path):
     page.reload()
     page.wait_for_selector(".message.assistant")  # the key is remembered in this browser
     assert page.input_value("#model-select") == "model-b"
+
+
+def test_import_a_chatgpt_export_and_export_everything(serve, open_page):
+    url, _ = serve()
+    page = open_page(url, locale="ja-JP")
+    page.click("#open-settings")
+    export = json.dumps([japanese_conversation()]).encode()
+    page.set_input_files("#import-file", files=[{"name": "conversations.json", "mimeType": "application/json", "buffer": export}])
+    expect(page.locator("#data-status")).to_have_text(CATALOGS["ja"]["settings.imported"].replace("{count}", "1"))
+    page.keyboard.press("Escape")
+    page.click("#conversations a:text-is('ラーメン')")
+    page.wait_for_selector(".message.user")
+    assert page.inner_text(".message.user .message-body") == "東京でおすすめのラーメン屋は？"
+
+    page.click("#open-settings")
+    with page.expect_download() as download:
+        page.click("#settings-dialog button[data-export-all=json]")
+    exported = json.loads(Path(download.value.path()).read_text("utf-8"))
+    assert "ラーメン" in json.dumps(exported, ensure_ascii=False)
+    assert "東京でおすすめのラーメン屋は？" in json.dumps(exported, ensure_ascii=False)
+
+    page.set_input_files("#import-file", files=[{"name": "bad.json", "mimeType": "application/json", "buffer": b"{}"}])
+    expect(page.locator("#data-status")).not_to_have_text(re.compile(r"^$|インポート中"))
+    assert page.locator("#conversations li").count() == 1  # a refused file imports nothing

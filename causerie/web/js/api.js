@@ -67,10 +67,11 @@ export class Api {
   }
 
   async fetch(method, path, body, signal) {
+    const form = body instanceof FormData;
     const response = await fetch(path, {
       method,
-      headers: this.headers(body !== undefined),
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: this.headers(body !== undefined && !form),
+      body: body === undefined || form ? body : JSON.stringify(body),
       signal,
     });
     if (!response.ok) throw await errorFrom(response);
@@ -136,10 +137,18 @@ export class Api {
     return this.stream(path, fields, onEvent, signal);
   }
 
-  async exportConversation(id, format) {
-    const path = `/v1/conversations/${encodeURIComponent(id)}/export?format=${encodeURIComponent(format)}`;
-    const response = await this.fetch("GET", path);
+  // id = a conversation, or null for all of them; resolves to {blob, filename}.
+  async exportConversations(id, format) {
+    const base = id ? `/v1/conversations/${encodeURIComponent(id)}` : "/v1/conversations";
+    const response = await this.fetch("GET", `${base}/export?format=${encodeURIComponent(format)}`);
     const extension = format === "json" ? "json" : "md";
-    return { blob: await response.blob(), filename: filenameFrom(response, `${id}.${extension}`) };
+    return { blob: await response.blob(), filename: filenameFrom(response, `${id || "conversations"}.${extension}`) };
+  }
+
+  // A ChatGPT data export (conversations.json) → {imported, conversations}.
+  importChatGPT(file) {
+    const form = new FormData();
+    form.append("file", file);
+    return this.json("POST", "/v1/conversations/import", form);
   }
 }

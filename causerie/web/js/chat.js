@@ -1,7 +1,7 @@
 // The chat view: the branch being viewed, streamed replies, stop, regenerate, edit-and-branch, branch
 // navigation, the model picker and export.
 
-import { el } from "./dom.js";
+import { el, saveFile } from "./dom.js";
 import { t } from "./i18n.js";
 import { copyButton, renderMarkdown } from "./markdown.js";
 import { prefs } from "./settings.js";
@@ -234,10 +234,7 @@ export class ChatView {
   async export(format) {
     this.exportMenu.open = false;
     try {
-      const { blob, filename } = await this.api.exportConversation(this.id, format);
-      const url = URL.createObjectURL(blob);
-      el("a", { href: url, download: filename }).click();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      saveFile(await this.api.exportConversations(this.id, format));
     } catch (error) {
       this.hooks.error(error);
     }

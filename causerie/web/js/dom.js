@@ -1,4 +1,4 @@
-// A small helper to build elements: el("button", {type: "button", dataset: {id}}, "text", child…).
+// Small DOM helpers: el("button", {type: "button", dataset: {id}}, "text", child…), saving a download.
 
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -11,4 +11,11 @@ export function el(tag, attributes = {}, ...children) {
   }
   node.append(...children.filter((child) => child !== null && child !== undefined));
   return node;
+}
+
+// Hand a downloaded {blob, filename} to the browser as a file to save.
+export function saveFile({ blob, filename }) {
+  const url = URL.createObjectURL(blob);
+  el("a", { href: url, download: filename }).click();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }

@@ -108,11 +108,14 @@ async function start() {
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && phone.matches) setSidebarOpen(false);
   });
-  attachSettings($("#settings-dialog"), $("#open-settings"), () => {
-    $("#error-banner").hidden = true;
-    loadModels();
-    sidebar.reload();
-    if (chat.id) chat.open(chat.id).catch(showError);
+  attachSettings($("#settings-dialog"), $("#open-settings"), api, {
+    saved: () => {
+      $("#error-banner").hidden = true;
+      loadModels();
+      sidebar.reload();
+      if (chat.id) chat.open(chat.id).catch(showError);
+    },
+    imported: () => sidebar.reload(),
   });
   window.addEventListener("hashchange", route);
   setSidebarOpen(!phone.matches);
