@@ -383,3 +383,16 @@ def test_openapi_documents_the_conversation_routes(conv_server):
     assert "text/event-stream" in streamed and "application/json" in streamed
     assert "multipart/form-data" in paths["/v1/conversations/import"]["post"]["requestBody"]["content"]
     assert "409" in paths["/v1/conversations/{conversation_id}/messages"]["post"]["responses"]
+
+
+def test_delete_stops_a_reply_being_written(conv_server):
+    url, engine = conv_server(reply=lambda r: "mot " * 400, delay=0.01)
+    client = api(url)
+    cid = new_conversation(client, title="Gone")["id"]
+    seen: list[dict] = []
+    thread = _start_slow_stream(client, cid, seen, threading.Event())
+    assert client.delete(f"/conversations/{cid}").json()["deleted"] is True
+    thread.join(30)
+    assert not thread.is_alive() and engine.load() == (0, 0)
+    assert_error(client.get(f"/conversations/{cid}"), 404, "conversation_not_found")
+    assert client.get("/conversations/search", params={"q": "raconte"}).json()["data"] == []

@@ -134,8 +134,12 @@ def update_conversation(conversation_id: str, body: ConversationUpdate, conversa
 
 
 @router.delete("/{conversation_id}", response_model=ConversationDeleted)
-def delete_conversation(conversation_id: str, conversations: ConversationsDep) -> ConversationDeleted:
-    return conversations.delete(conversation_id)
+async def delete_conversation(
+    conversation_id: str, conversations: ConversationsDep, replies: RepliesDep
+) -> ConversationDeleted:
+    """Delete the conversation and all its messages (a reply being written is stopped first)."""
+    await replies.stop(conversation_id)
+    return await run_in_threadpool(conversations.delete, conversation_id)
 
 
 @router.post("/{conversation_id}/messages", response_model=Exchange, responses=_STREAMED)
