@@ -233,6 +233,11 @@ def test_stop_keeps_the_partial_reply_as_incomplete(conv_server):
     seen: list[dict] = []
     thread = _start_slow_stream(client, cid, seen, threading.Event())
     assert_error(client.post(f"/conversations/{cid}/messages", json={"content": "encore"}), 409, "generation_in_progress")
+    deadline = time.monotonic() + 10  # the reply is saved while it streams, not only at the end
+    while not (partial := client.get(f"/conversations/{cid}").json()["messages"][-1])["content"]:
+        assert time.monotonic() < deadline, "the streaming reply was never saved"
+        time.sleep(0.05)
+    assert partial["status"] == "incomplete" and thread.is_alive()
     assert client.post(f"/conversations/{cid}/stop").json() == {"stopped": True}
     thread.join(30)
     assert seen[-1]["type"] == "done" and seen[-1]["message"]["status"] == "incomplete"
