@@ -6,21 +6,11 @@ import threading
 import time
 
 import httpx
-import pytest
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
 from causerie.services.titles import title_instruction
-from tests.conversation_fixtures import (  # noqa: F401 (fixtures)
-    api,
-    chat_requests,
-    conv_server,
-    database_url,
-    is_title_request,
-    postgres_server,
-    sse_events,
-    sse_events_iter,
-)
+from tests.conversation_fixtures import api, chat_requests, is_title_request, sse_events, sse_events_iter
 
 ANSWER = "Bonjour ! Je vais très bien, merci."
 

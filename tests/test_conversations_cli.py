@@ -16,14 +16,7 @@ from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
 from tests.conftest import fake_spec, free_port, live_server
-from tests.conversation_fixtures import (  # noqa: F401 (fixtures)
-    api,
-    chat_requests,
-    conv_server,
-    database_url,
-    is_title_request,
-    postgres_server,
-)
+from tests.conversation_fixtures import api, chat_requests, is_title_request
 
 runner = CliRunner()
 

@@ -11,17 +11,16 @@ from causerie.config import Settings
 from causerie.errors import StorageUnavailable
 from causerie.services.language import detect_language
 from causerie.services.titles import clean_title, fallback_title
-from causerie.store import Database, database_url, search_key
+from causerie.store import Database, search_key
+from causerie.store import database_url as store_url
 from causerie.store.models import Base
 from causerie.store.search import like_pattern, snippet
 from tests.conftest import free_port
-from tests.conversation_fixtures import database_url as db_url  # noqa: F401 (fixture)
-from tests.conversation_fixtures import postgres_server  # noqa: F401 (fixture)
 
 
 @pytest.fixture
-def database(tmp_path, db_url):
-    db = Database.open(db_url or database_url(Settings(data_dir=tmp_path)))
+def database(tmp_path, database_url):
+    db = Database.open(database_url or store_url(Settings(data_dir=tmp_path)))
     yield db
     db.close()
 
@@ -38,9 +37,9 @@ def test_migrations_create_exactly_the_models_schema(database):
 
 
 def test_default_store_is_sqlite_in_the_data_folder(tmp_path):
-    assert database_url(Settings(data_dir=tmp_path)) == f"sqlite:///{tmp_path / 'causerie.db'}"
-    assert database_url(Settings(data_dir=tmp_path, database_url="postgresql://u@h/db")) == "postgresql+psycopg://u@h/db"
-    Database.open(database_url(Settings(data_dir=tmp_path / "new" / "folder"))).close()
+    assert store_url(Settings(data_dir=tmp_path)) == f"sqlite:///{tmp_path / 'causerie.db'}"
+    assert store_url(Settings(data_dir=tmp_path, database_url="postgresql://u@h/db")) == "postgresql+psycopg://u@h/db"
+    Database.open(store_url(Settings(data_dir=tmp_path / "new" / "folder"))).close()
     assert (tmp_path / "new" / "folder" / "causerie.db").is_file()
 
 
