@@ -19,6 +19,8 @@ from causerie.engine.fake import FakeEngine
 from causerie.models.embedded import SMOLLM_ID, locate_smollm2
 from causerie.models.registry import ModelRegistry, ModelSpec
 
+pytest_plugins = ["tests.conversation_fixtures"]  # conv_server, database_url (SQLite and PostgreSQL)
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -6,21 +6,11 @@ import threading
 import time
 
 import httpx
-import pytest
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
 from causerie.services.titles import title_instruction
-from tests.conversation_fixtures import (  # noqa: F401 (fixtures)
-    api,
-    chat_requests,
-    conv_server,
-    database_url,
-    is_title_request,
-    postgres_server,
-    sse_events,
-    sse_events_iter,
-)
+from tests.conversation_fixtures import api, chat_requests, is_title_request, sse_events, sse_events_iter
 
 ANSWER = "Bonjour ! Je vais très bien, merci."
 
@@ -233,6 +223,11 @@ def test_stop_keeps_the_partial_reply_as_incomplete(conv_server):
     seen: list[dict] = []
     thread = _start_slow_stream(client, cid, seen, threading.Event())
     assert_error(client.post(f"/conversations/{cid}/messages", json={"content": "encore"}), 409, "generation_in_progress")
+    deadline = time.monotonic() + 10  # the reply is saved while it streams, not only at the end
+    while not (partial := client.get(f"/conversations/{cid}").json()["messages"][-1])["content"]:
+        assert time.monotonic() < deadline, "the streaming reply was never saved"
+        time.sleep(0.05)
+    assert partial["status"] == "incomplete" and thread.is_alive()
     assert client.post(f"/conversations/{cid}/stop").json() == {"stopped": True}
     thread.join(30)
     assert seen[-1]["type"] == "done" and seen[-1]["message"]["status"] == "incomplete"
@@ -383,3 +378,16 @@ def test_openapi_documents_the_conversation_routes(conv_server):
     assert "text/event-stream" in streamed and "application/json" in streamed
     assert "multipart/form-data" in paths["/v1/conversations/import"]["post"]["requestBody"]["content"]
     assert "409" in paths["/v1/conversations/{conversation_id}/messages"]["post"]["responses"]
+
+
+def test_delete_stops_a_reply_being_written(conv_server):
+    url, engine = conv_server(reply=lambda r: "mot " * 400, delay=0.01)
+    client = api(url)
+    cid = new_conversation(client, title="Gone")["id"]
+    seen: list[dict] = []
+    thread = _start_slow_stream(client, cid, seen, threading.Event())
+    assert client.delete(f"/conversations/{cid}").json()["deleted"] is True
+    thread.join(30)
+    assert not thread.is_alive() and engine.load() == (0, 0)
+    assert_error(client.get(f"/conversations/{cid}"), 404, "conversation_not_found")
+    assert client.get("/conversations/search", params={"q": "raconte"}).json()["data"] == []

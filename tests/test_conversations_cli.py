@@ -16,14 +16,7 @@ from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
 from tests.conftest import fake_spec, free_port, live_server
-from tests.conversation_fixtures import (  # noqa: F401 (fixtures)
-    api,
-    chat_requests,
-    conv_server,
-    database_url,
-    is_title_request,
-    postgres_server,
-)
+from tests.conversation_fixtures import api, chat_requests, is_title_request
 
 runner = CliRunner()
 
@@ -146,3 +139,13 @@ def test_chat_with_server_stores_on_the_server(conv_server):
     assert "Un autre" in invoke("history", "show", listed[0]["id"], "--server", url).stdout
     refused = runner.invoke(app, ["chat", "--server", url, "--model", "nope"], input="hi\n")
     assert refused.exit_code == 1 and "does not exist" in refused.stderr and "Traceback" not in refused.output
+
+
+def test_serve_refuses_an_unreachable_database_in_one_line(monkeypatch, local_fake):
+    monkeypatch.setenv("CAUSERIE_DATABASE_URL", f"postgresql://causerie:hunter2@127.0.0.1:{free_port()}/causerie")
+    monkeypatch.setattr("uvicorn.run", lambda *a, **k: pytest.fail("must not start"))
+    monkeypatch.setattr(ModelRegistry, "discover", lambda settings: ModelRegistry([fake_spec(local_fake)]))
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert "Error: cannot open database" in result.stderr and "hunter2" not in result.output
+    assert "Traceback" not in result.output

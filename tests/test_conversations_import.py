@@ -6,7 +6,7 @@ import json
 
 import httpx
 
-from tests.conversation_fixtures import api, conv_server, database_url, postgres_server  # noqa: F401 (fixtures)
+from tests.conversation_fixtures import api
 from tests.test_conversations_api import assert_error
 
 T0 = 1_732_000_000.0

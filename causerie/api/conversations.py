@@ -35,7 +35,7 @@ router = APIRouter(
     prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(require_api_key)], responses=_errors
 )
 
-ExportFormat = Annotated[Literal["json", "markdown"], Query(alias="format", description="json or markdown")]
+FormatQuery = Annotated[Literal["json", "markdown"], Query(alias="format", description="json or markdown")]
 _STREAMED = {
     200: {
         "description": "With stream=true (default): text/event-stream of `data: {json}` events "
@@ -101,7 +101,7 @@ def search_messages(
 
 
 @router.get("/export", responses=_EXPORTED, response_class=Response)
-def export_all(conversations: ConversationsDep, fmt: ExportFormat = "json") -> Response:
+def export_all(conversations: ConversationsDep, fmt: FormatQuery = "json") -> Response:
     return _attachment(conversations.export_all(fmt), fmt, "causerie-conversations")
 
 
@@ -134,8 +134,12 @@ def update_conversation(conversation_id: str, body: ConversationUpdate, conversa
 
 
 @router.delete("/{conversation_id}", response_model=ConversationDeleted)
-def delete_conversation(conversation_id: str, conversations: ConversationsDep) -> ConversationDeleted:
-    return conversations.delete(conversation_id)
+async def delete_conversation(
+    conversation_id: str, conversations: ConversationsDep, replies: RepliesDep
+) -> ConversationDeleted:
+    """Delete the conversation and all its messages (a reply being written is stopped first)."""
+    await replies.stop(conversation_id)
+    return await run_in_threadpool(conversations.delete, conversation_id)
 
 
 @router.post("/{conversation_id}/messages", response_model=Exchange, responses=_STREAMED)
@@ -160,5 +164,5 @@ async def stop(conversation_id: str, replies: RepliesDep) -> StopResult:
 
 
 @router.get("/{conversation_id}/export", responses=_EXPORTED, response_class=Response)
-def export_conversation(conversation_id: str, conversations: ConversationsDep, fmt: ExportFormat = "json") -> Response:
+def export_conversation(conversation_id: str, conversations: ConversationsDep, fmt: FormatQuery = "json") -> Response:
     return _attachment(conversations.export(conversation_id, fmt), fmt, conversation_id)

@@ -128,6 +128,7 @@ def serve(
     import uvicorn
 
     from causerie.api.app import create_app
+    from causerie.store import Database, database_url
 
     logging.basicConfig(level=log_level.value.upper(), format="%(levelname)s:  %(name)s: %(message)s")
     with _friendly_errors():
@@ -145,6 +146,7 @@ def serve(
             api_key or [],
         )
         registry = ModelRegistry.discover(settings)
+        Database.open(database_url(settings)).close()  # migrated now; a bad URL is one line, not a traceback
     _print_banner(settings, registry)
     uvicorn.run(create_app(settings, registry), host=settings.host, port=settings.port, log_level=log_level.value)
 

@@ -202,9 +202,7 @@ class ConversationRepository:
         with self.database.session() as session:
             session.add(conversation)
             session.flush()  # the conversation row first: messages reference it
-            for row in rows:
-                session.add(row)
-                session.flush()  # one at a time: each parent exists before its children
+            session.add_all(rows)  # inserted in this order, so each parent before its children
 
     def search(self, query: str, limit: int) -> list[SearchHit]:
         """Messages whose normalised text contains the normalised query, newest first."""
