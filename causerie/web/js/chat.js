@@ -42,13 +42,11 @@ export class ChatView {
   // ---- loading and rendering -------------------------------------------------------------------
 
   async open(id) {
-    const full = await this.api.getConversation(id);
-    const { messages, ...conversation } = full;
+    const { messages, ...conversation } = await this.api.getConversation(id);
     this.conversation = conversation;
     this.tree = new MessageTree(messages);
     this.render();
     this.scrollToEnd(true);
-    return conversation;
   }
 
   clear() {
@@ -62,6 +60,10 @@ export class ChatView {
     this.defaultModel = defaultModel;
     this.modelSelect.replaceChildren(...models.map((model) => el("option", { value: model.id }, model.id)));
     this.syncModel();
+  }
+
+  model() {
+    return this.modelSelect.value || undefined;
   }
 
   syncModel() {
@@ -89,6 +91,13 @@ export class ChatView {
     this.messages.replaceChildren(...path.map((message) => this.messageView(message)));
   }
 
+  // <article class="message ROLE"><h3>Role</h3>BODY</article>: the frame of every message.
+  frame(role, body, attributes = {}) {
+    const { className = "", ...rest } = attributes;
+    const heading = el("h3", { className: "message-role" }, t(ROLE_KEYS[role]));
+    return el("article", { className: `message ${role} ${className}`.trim(), ...rest }, heading, body);
+  }
+
   messageView(message) {
     const body = el("div", { className: "message-body" });
     if (message.role === "assistant") {
@@ -97,12 +106,7 @@ export class ChatView {
     } else {
       body.textContent = message.content;
     }
-    const article = el(
-      "article",
-      { className: `message ${message.role}`, dataset: { id: message.id, status: message.status } },
-      el("h3", { className: "message-role" }, t(ROLE_KEYS[message.role])),
-      body
-    );
+    const article = this.frame(message.role, body, { dataset: { id: message.id, status: message.status } });
     if (message.status !== "complete") {
       const key = message.status === "error" ? "message.status_error" : "message.status_incomplete";
       article.append(el("p", { className: `message-status ${message.status}` }, t(key)));
@@ -171,11 +175,14 @@ export class ChatView {
     }
   }
 
-  // Send a new message after the viewed branch; false when a reply is still streaming.
-  send(text) {
+  // Send text after the viewed branch or, for an edit, as a new branch beside the `edited` message.
+  // False when a reply is still streaming.
+  send(text, edited = null) {
     if (this.busy) return false;
-    const path = this.tree.path(this.conversation?.current_message_id ?? null);
-    this.generate({ path, userText: text, request: (id, onEvent, signal) => this.api.postMessage(id, { content: text, model: this.modelSelect.value || undefined }, onEvent, signal) });
+    const fields = { content: text, model: this.model() };
+    if (edited) fields.parent_id = edited.parent_id; // null: a new first message
+    const path = this.tree.path(edited ? edited.parent_id : (this.conversation?.current_message_id ?? null));
+    this.generate({ path, userText: text, request: (id, ...rest) => this.api.postMessage(id, fields, ...rest) });
     return true;
   }
 
@@ -190,25 +197,18 @@ export class ChatView {
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const text = area.value.trim();
-      if (text) this.edit(message, text);
+      if (text) this.send(text, message);
     });
     article.querySelector(".message-body").replaceWith(form);
     article.querySelector(".message-actions").hidden = true;
     area.focus();
   }
 
-  // Post the edited text under the original message's parent: a new branch.
-  edit(message, text) {
-    if (this.busy) return;
-    const path = this.tree.path(message.parent_id);
-    const parent_id = message.parent_id;
-    this.generate({ path, userText: text, request: (id, onEvent, signal) => this.api.postMessage(id, { content: text, parent_id, model: this.modelSelect.value || undefined }, onEvent, signal) });
-  }
-
   regenerate(message) {
     if (this.busy) return;
+    const fields = { model: this.model() };
     const path = this.tree.path(message.parent_id);
-    this.generate({ path, userText: null, request: (id, onEvent, signal) => this.api.regenerate(id, message.id, { model: this.modelSelect.value || undefined }, onEvent, signal) });
+    this.generate({ path, userText: null, request: (id, ...rest) => this.api.regenerate(id, message.id, fields, ...rest) });
   }
 
   async stop() {
@@ -250,16 +250,18 @@ export class ChatView {
     let userStored = userText === null;
     try {
       if (!this.conversation) {
-        const created = await this.api.createConversation({ model: this.modelSelect.value || undefined });
+        const created = await this.api.createConversation({ model: this.model() });
         this.conversation = created;
         this.hooks.created(created);
       }
       const conversationId = this.id;
       this.busy.conversationId = conversationId;
       const views = path.map((message) => this.messageView(message));
-      if (userText !== null) views.push(el("article", { className: "message user pending" }, el("h3", { className: "message-role" }, t("message.role_user")), el("div", { className: "message-body" }, userText)));
+      if (userText !== null) {
+        views.push(this.frame("user", el("div", { className: "message-body" }, userText), { className: "pending" }));
+      }
       const body = el("div", { className: "message-body markdown" }, el("span", { className: "typing", "aria-hidden": "true" }));
-      const reply = el("article", { className: "message assistant streaming", "aria-busy": "true" }, el("h3", { className: "message-role" }, t("message.role_assistant")), body);
+      const reply = this.frame("assistant", body, { className: "streaming", "aria-busy": "true" });
       views.push(reply);
       this.messages.replaceChildren(...views);
       this.renderHeader();
@@ -267,9 +269,9 @@ export class ChatView {
       this.hooks.announce(t("chat.replying"));
 
       let content = "";
-      let frame = 0;
+      let scheduled = 0;
       const paint = () => {
-        frame = 0;
+        scheduled = 0;
         renderMarkdown(body, content);
         this.scrollToEnd();
       };
@@ -278,15 +280,14 @@ export class ChatView {
         else if (event.type === "assistant_message") reply.dataset.id = event.message.id;
         else if (event.type === "delta") {
           content += event.content;
-          frame ||= requestAnimationFrame(paint);
+          scheduled ||= requestAnimationFrame(paint);
         } else if (event.type === "done") content = event.message.content;
         else if (event.type === "title" && this.id === conversationId) {
           this.conversation.title = event.title;
           this.title.textContent = event.title;
-        }
-        else if (event.type === "error") this.hooks.error(new Error(event.error.message));
+        } else if (event.type === "error") this.hooks.error(new Error(event.error.message));
       }, controller.signal);
-      cancelAnimationFrame(frame);
+      cancelAnimationFrame(scheduled);
       paint();
       this.hooks.announce(t("chat.reply_done"));
     } catch (error) {
@@ -304,8 +305,7 @@ export class ChatView {
   // Reload the conversation after a change; re-render only if it is still the one shown.
   async refresh(conversationId) {
     try {
-      const full = await this.api.getConversation(conversationId);
-      const { messages, ...conversation } = full;
+      const { messages, ...conversation } = await this.api.getConversation(conversationId);
       this.hooks.updated(conversation);
       if (this.id !== conversationId) return;
       this.conversation = conversation;
