@@ -313,7 +313,7 @@ export class ChatView {
       this.render();
       this.scrollToEnd();
     } catch (error) {
-      this.hooks.error(error);
+      if (error.status !== 404) this.hooks.error(error); // 404: deleted meanwhile, nothing to show
     }
   }
 }

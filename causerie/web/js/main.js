@@ -36,7 +36,7 @@ const sidebar = new Sidebar($("#sidebar"), api, {
   renamed: (conversation) => {
     if (chat.id === conversation.id) {
       chat.conversation = { ...chat.conversation, title: conversation.title };
-      chat.render();
+      chat.renderHeader();
     }
   },
   deleted: (id) => {

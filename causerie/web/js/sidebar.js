@@ -8,7 +8,7 @@ import { icon } from "./icons.js";
 const SEARCH_DELAY_MS = 250;
 
 export class Sidebar {
-  // hooks: {open(id), deleted(id), error(err)}
+  // hooks: {renamed(conversation), deleted(id), error(err)}
   constructor(root, api, hooks) {
     this.api = api;
     this.hooks = hooks;
