@@ -98,14 +98,19 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., tuple[str, list[FakeEngine]]
 
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """A fresh browser context (own localStorage) per page, at the given size and locale."""
+    """A fresh browser context (own localStorage) per page, at the given size and locale.
+
+    Any uncaught JavaScript error on a page fails the test.
+    """
     contexts = []
+    errors: list[str] = []
 
     def open_(url: str, width: int = 1280, height: int = 800, locale: str = "en-US") -> Page:
         context = browser.new_context(viewport={"width": width, "height": height}, locale=locale)
         context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
         contexts.append(context)
         page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(url)
         page.wait_for_selector("body[data-ready=true]")
@@ -114,6 +119,7 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     yield open_
     for context in contexts:
         context.close()
+    assert errors == [], errors
 
 
 def screenshot(page: Page, name: str) -> None:
