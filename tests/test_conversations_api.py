@@ -97,6 +97,8 @@ def test_pagination_newest_first(conv_server):
         after = page["data"][-1]["id"]
     assert seen == expected
     assert [c["id"] for c in client.get("/conversations").json()["data"]] == expected
+    client.patch(f"/conversations/{ids[0]}", json={"current_message_id": None})  # switching branch is no update
+    assert [c["id"] for c in client.get("/conversations").json()["data"]] == expected
     assert_error(client.get("/conversations", params={"after": "conv_nope"}), 400, "invalid_value", "after")
     assert_error(client.get("/conversations", params={"limit": 0}), 400, "invalid_value", "limit")
 

@@ -104,14 +104,18 @@ class ConversationRepository:
             return list(session.scalars(query))
 
     def update(self, conversation_id: str, **fields: object) -> ConversationRow:
-        """Set the given columns (title, model, system_prompt, language, current_message_id)."""
+        """Set the given columns (title, model, system_prompt, language, current_message_id).
+
+        Moving between branches alone (``current_message_id``) does not count as an update.
+        """
         with self.database.session() as session:
             row = session.get(ConversationRow, conversation_id)
             if row is None:
                 raise ConversationNotFound(f"No conversation with id '{conversation_id}'", param="conversation_id")
             for name, value in fields.items():
                 setattr(row, name, value)
-            row.updated_at = time.time()
+            if set(fields) - {"current_message_id"}:
+                row.updated_at = time.time()
             return row
 
     def delete(self, conversation_id: str) -> None:
