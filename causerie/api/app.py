@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from causerie import __version__
+from causerie.api.code import router as code_router
 from causerie.api.errors import install_error_handlers
 from causerie.api.routes import router
 from causerie.config import Settings
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(code_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

@@ -44,6 +44,49 @@ def _system_python() -> Path | None:
     return Path(found) if found else None
 
 
+def _python_with_tests(code: str, tests: str) -> str:
+    return f"{code.rstrip()}\n\n\n# ---- tests ----\n{tests.rstrip()}\n"
+
+
+_PYTHON_MEASURE = """
+
+def _causerie_measure():
+    import json, sys, time
+    namespace = globals()
+    inputs, tests_source = {inputs!r}, {tests!r}
+    outputs, seconds = [], 0.0
+    for source in inputs:
+        best = None
+        for _ in range({repeat}):
+            start = time.perf_counter()
+            value = eval(source, namespace)
+            elapsed = time.perf_counter() - start
+            best = elapsed if best is None else min(best, elapsed)
+        outputs.append(repr(value))
+        seconds += best
+    tests_passed = None
+    if tests_source is not None:
+        tests = compile(tests_source, "<tests>", "exec")
+        best = None
+        for _ in range({repeat}):
+            start = time.perf_counter()
+            exec(tests, namespace)
+            elapsed = time.perf_counter() - start
+            best = elapsed if best is None else min(best, elapsed)
+        tests_passed = True
+        if not inputs:
+            seconds = best
+    sys.stdout.write("\\n" + {marker!r} + json.dumps({{"outputs": outputs, "seconds": seconds, "tests_passed": tests_passed}}) + "\\n")
+
+
+_causerie_measure()
+"""
+
+
+def _python_measure(code: str, inputs: list[str], tests: str | None, repeat: int, marker: str) -> str:
+    return code.rstrip() + "\n" + _PYTHON_MEASURE.format(inputs=inputs, tests=tests, repeat=repeat, marker=marker)
+
+
 @dataclass(frozen=True)
 class Language:
     name: str
@@ -55,6 +98,12 @@ class Language:
     """Arguments after the interpreter; ``{file}`` stands for the source file."""
     syntax_error: Callable[[str], str | None]
     """A one-line description of why the source does not parse, or None when it does."""
+    with_tests: Callable[[str, str], str]
+    """One program: the code, then the tests that check it."""
+    measure: Callable[[str, list[str], str | None, int, str], str]
+    """(code, input expressions, tests, repeat, marker) -> a program that prints, after ``marker``, a JSON
+    line with each input's result (``outputs``), the best-of-``repeat`` time (``seconds``) and whether the
+    tests passed (``tests_passed``)."""
     diagnoses: tuple[tuple[re.Pattern[str], StopReason], ...] = ()
     """Patterns on stderr that reveal which resource limit stopped a program."""
 
@@ -71,6 +120,8 @@ PYTHON = Language(
     interpreter=_system_python,
     arguments=("-I", "-B", "{file}"),  # isolated: no user site, no PYTHON* variables, no cwd on sys.path
     syntax_error=_python_syntax_error,
+    with_tests=_python_with_tests,
+    measure=_python_measure,
     diagnoses=_PYTHON_DIAGNOSES,
 )
 
