@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import openai
@@ -25,6 +25,9 @@ from causerie.models.registry import ModelRegistry
 from causerie.protocol.openai import ChatCompletionRequest
 from causerie.services.chat import ChatService
 from causerie.services.engines import EnginePool
+
+
+T = TypeVar("T")
 
 
 class BackendError(Exception):
@@ -140,6 +143,14 @@ class LocalBackend:
         finally:
             future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
 
+    def call(self, work: Callable[[EnginePool], Awaitable[T]]) -> T:
+        """Run a service call on this backend's loop (where its engines live) and wait for it."""
+        future = asyncio.run_coroutine_threadsafe(work(self._pool), self._ensure_loop())
+        try:
+            return future.result()
+        finally:
+            future.cancel()
+
     def close(self) -> None:
         if self._loop is None:
             return
@@ -168,6 +179,7 @@ class RemoteBackend:
 
     def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 600) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
         self.client = openai.OpenAI(
             base_url=self.url + "/v1", api_key=api_key or "none", max_retries=0, timeout=timeout
         )
@@ -224,6 +236,11 @@ class RemoteBackend:
                     for choice in chunk.choices:
                         if choice.delta and choice.delta.content:
                             yield choice.delta.content
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON to one of Causerie's own endpoints (``path`` like ``/v1/code/fix``)."""
+        with self._errors():
+            return self.client.post(path.removeprefix("/v1"), body=body, cast_to=httpx.Response).json()
 
     def close(self) -> None:
         self.client.close()

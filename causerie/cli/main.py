@@ -302,3 +302,10 @@ def models(
             console.print("[dim]* default model[/dim]")
     for model_id, problem in problems.items():
         err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
+
+
+# ---------------------------------------------------------------- commands in their own modules (they import the options above)
+
+from causerie.cli import code as code_cli  # noqa: E402
+
+app.add_typer(code_cli.app)
