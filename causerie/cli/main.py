@@ -306,6 +306,7 @@ def models(
 
 # ---------------------------------------------------------------- commands in their own modules (they import the options above)
 
-from causerie.cli import code as code_cli  # noqa: E402
+from causerie.cli import code as code_cli, eval as eval_cli  # noqa: E402
 
 app.add_typer(code_cli.app)
+app.command(name="eval")(eval_cli.eval_command)
