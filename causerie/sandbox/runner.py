@@ -78,13 +78,15 @@ class _Capture:
         self.truncated = False
 
     async def read(self, stream: asyncio.StreamReader) -> None:
+        # Read to EOF even past the limit: on Python 3.11 ``Process.wait()`` returns only once every
+        # pipe has seen EOF, which a paused (full) pipe never does.
         while chunk := await stream.read(_READ_CHUNK):
             room = self.limit - len(self.data)
-            self.data += chunk[: max(room, 0)]
+            if room > 0:
+                self.data += chunk[:room]
             if len(chunk) > room:
                 self.truncated = True
                 self.overflow.set()
-                return
 
     def text(self) -> str:
         return self.data.decode("utf-8", errors="replace")
