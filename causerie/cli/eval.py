@@ -47,8 +47,12 @@ async def _evaluate(settings: Settings, suite_name: str, model: str | None, limi
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"{suite.name} · {spec.id}", total=total)
 
-            def advance(_: ItemResult) -> None:
+            def advance(item: ItemResult) -> None:
                 progress.advance(task)
+                if not console.is_terminal:  # logs get one line per item instead of a live bar
+                    done = int(progress.tasks[0].completed)
+                    scores = ", ".join(f"{name}={value:g}" for name, value in item.scores.items())
+                    console.print(f"[{done}/{total}] {escape(item.id)} {escape(scores)}")
 
             return await run_suite(suite, context, limit=limit, concurrency=concurrency, progress=advance)
     finally:
