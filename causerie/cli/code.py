@@ -88,7 +88,8 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
         table = Table(box=None, header_style="bold")
         for column in ("attempt", "result", "run", "detail"):
             table.add_column(column)
-        rows = ([result["original"]] if result.get("original") else []) + result["attempts"]
+        original = result.get("original")
+        rows = ([original] if original and "attempt" in original else []) + result["attempts"]  # fix: the given code
         for attempt in rows:
             ok = attempt.get("passed", attempt.get("accepted"))
             run = attempt.get("run") or (attempt.get("measurement") or {}).get("run")
@@ -97,6 +98,8 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
             table.add_row(label, "[green]pass[/green]" if ok else "[red]fail[/red]", _run_summary(run),
                           escape(detail.splitlines()[0] if detail else ""))
         err_console.print(table)
+        if original and "outputs" in original:  # optimize: the given code's own measurement
+            err_console.print(f"Given code: {_run_summary(original['run'])}, {len(original['outputs'])} input(s)")
         if "speedup" in result and result["accepted"]:
             err_console.print(f"Speedup: {result['speedup']}x (same results on every input, measured in the sandbox)")
         typer.echo(result["code"].rstrip("\n"))
