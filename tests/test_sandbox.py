@@ -15,14 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from causerie.sandbox import Limits, Sandbox, SandboxUnavailable
-from causerie.sandbox import isolation as isolation_module
+from causerie.sandbox import Limits, RunResult, Sandbox, SandboxUnavailable
 from causerie.errors import InvalidRequest
+from causerie.sandbox import isolation as isolation_module
 
 FAST = Limits(wall_seconds=5, cpu_seconds=2, memory_mb=256, processes=16, output_bytes=4096)
 
 
-def run(code: str, limits: Limits = FAST, **kwargs) -> "RunResult":  # noqa: F821
+def run(code: str, limits: Limits = FAST, **kwargs) -> RunResult:
     return asyncio.run(Sandbox(limits).run(textwrap.dedent(code), **kwargs))
 
 

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
-from causerie.cli.main import ApiKeyOpt, ModelOpt, ServerOpt, _backend, _fail, _friendly_errors
+from causerie.cli.main import ApiKeyOpt, ModelOpt, ServerOpt, _backend, _friendly_errors
 from causerie.errors import InvalidRequest
 from causerie.protocol.code import CodeFixRequest, CodeGenerateRequest, CodeOptimizeRequest
 from causerie.sandbox import Sandbox

@@ -58,7 +58,7 @@ class Rlimits:
             f"--fsize={self.file_size_bytes}",
             f"--nproc={self.processes}",
             f"--nofile={self.open_files}",
-            f"--core=0",
+            "--core=0",
         ]
 
 
