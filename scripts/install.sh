@@ -11,6 +11,15 @@ LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -
 WHEELS="${CAUSERIE_WHEEL_CACHE:-$HOME/.cache/causerie-wheels}"
 PYTHON="${PYTHON:-python3}"
 
+# Code execution (causerie/sandbox) needs bubblewrap; without it the code endpoints refuse to run code.
+if ! command -v bwrap >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get install -y -q bubblewrap || { apt-get update -q && apt-get install -y -q bubblewrap; }) >/dev/null
+  else
+    echo "note: install bubblewrap (e.g. sudo apt-get install bubblewrap) to enable code execution" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip wheel setuptools
 

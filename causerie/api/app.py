@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from causerie import __version__
+from causerie.api.code import router as code_router
 from causerie.api.errors import install_error_handlers
 from causerie.api.conversations import router as conversations_router
 from causerie.api.routes import router
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.include_router(router)
     app.include_router(conversations_router)
     mount_web_ui(app)
+    app.include_router(code_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import openai
@@ -33,6 +33,8 @@ from causerie.services.replies import ReplyService
 from causerie.store import ConversationRepository, Database, database_url
 
 __all__ = ["Backend", "BackendError", "LocalBackend", "ModelRow", "RemoteBackend", "open_backend"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,13 @@ class LocalBackend:
                     raise CauserieError(event.error.message)
 
         return self._bridge(pieces)
+    def call(self, work: Callable[[EnginePool], Awaitable[T]]) -> T:
+        """Run a service call on this backend's loop (where its engines live) and wait for it."""
+        future = asyncio.run_coroutine_threadsafe(work(self._pool), self._ensure_loop())
+        try:
+            return future.result()
+        finally:
+            future.cancel()
 
     def close(self) -> None:
         try:
@@ -223,6 +232,7 @@ class RemoteBackend:
 
     def __init__(self, url: str, api_key: str | None = None, *, timeout: float = 600) -> None:
         self.url = url.rstrip("/")
+        self.timeout = timeout
         self.client = openai.OpenAI(
             base_url=self.url + "/v1", api_key=api_key or "none", max_retries=0, timeout=timeout
         )
@@ -290,6 +300,10 @@ class RemoteBackend:
         return self.conversations.stream_message(
             conversation_id, text, model=model, temperature=temperature, max_tokens=max_tokens
         )
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON to one of Causerie's own endpoints (``path`` like ``/v1/code/fix``)."""
+        with self._errors():
+            return self.client.post(path.removeprefix("/v1"), body=body, cast_to=httpx.Response).json()
 
     def close(self) -> None:
         self.client.close()

@@ -71,3 +71,12 @@ ServerOpt = Annotated[
 ApiKeyOpt = Annotated[
     str | None, typer.Option("--api-key", envvar="CAUSERIE_API_KEY", help="API key for --server.")
 ]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model id (see `causerie models`); default: the server's default.")
+]
+SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt that steers every reply.")]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature, 0 to 2 (0: greedy)."),
+]
+MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest reply, in tokens.")]

@@ -15,8 +15,22 @@ from rich.table import Table
 
 from causerie import __version__
 from causerie.cli.backend import BackendError, ModelRow
-from causerie.cli.common import ApiKeyOpt, ServerOpt, _backend, _fail, _friendly_errors, console, err_console
+from causerie.cli.common import (
+    ApiKeyOpt,
+    MaxTokensOpt,
+    ModelOpt,
+    ServerOpt,
+    SystemOpt,
+    TemperatureOpt,
+    _backend,
+    _fail,
+    _friendly_errors,
+    console,
+    err_console,
+)
 from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
+from causerie.cli import code as code_cli
+from causerie.cli import eval as eval_cli
 from causerie.cli.history import history_app
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
@@ -153,15 +167,6 @@ def serve(
 
 # ---------------------------------------------------------------- client commands
 
-ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="Model id (see `causerie models`); default: the server's default.")
-]
-SystemOpt = Annotated[str | None, typer.Option("--system", "-s", help="System prompt that steers every reply.")]
-TemperatureOpt = Annotated[
-    float | None,
-    typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature, 0 to 2 (0: greedy)."),
-]
-MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest reply, in tokens.")]
 
 
 def _check_model(rows: list[ModelRow], model: str | None) -> str:
@@ -250,3 +255,5 @@ def models(
 
 
 app.add_typer(history_app)
+app.add_typer(code_cli.app)
+app.command(name="eval")(eval_cli.eval_command)

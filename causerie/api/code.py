@@ -1,0 +1,48 @@
+"""Code routes: generate, fix and optimize code, each claim checked in the sandbox."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from causerie.api.deps import require_api_key
+from causerie.protocol.code import (
+    CodeFixRequest,
+    CodeGenerateRequest,
+    CodeOptimizeRequest,
+    CodeOptimizeResult,
+    CodeResult,
+)
+from causerie.protocol.openai import ErrorResponse
+from causerie.sandbox import Sandbox
+from causerie.services.chat import ChatService
+from causerie.services.code import CodeService
+
+
+def get_code(request: Request) -> CodeService:
+    return CodeService(ChatService(request.app.state.pool), Sandbox())
+
+
+CodeDep = Annotated[CodeService, Depends(get_code)]
+
+_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
+router = APIRouter(prefix="/v1/code", tags=["code"], dependencies=[Depends(require_api_key)], responses=_errors)
+
+
+@router.post("/generate", response_model=CodeResult)
+async def generate(request: CodeGenerateRequest, code: CodeDep) -> CodeResult:
+    """Write code from a description; with tests, retry on failures fed back from the sandbox."""
+    return await code.generate(request)
+
+
+@router.post("/fix", response_model=CodeResult)
+async def fix(request: CodeFixRequest, code: CodeDep) -> CodeResult:
+    """Fix code from a failing test or an error message, iterating on the sandbox's feedback."""
+    return await code.fix(request)
+
+
+@router.post("/optimize", response_model=CodeOptimizeResult)
+async def optimize(request: CodeOptimizeRequest, code: CodeDep) -> CodeOptimizeResult:
+    """Make code faster; accepted only with equal results on the inputs and passing tests, with the measured speedup."""
+    return await code.optimize(request)

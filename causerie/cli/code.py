@@ -1,0 +1,173 @@
+"""``causerie code generate|fix|optimize``: code work checked in the sandbox, in-process or via --server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
+from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, _friendly_errors
+from causerie.errors import InvalidRequest
+from causerie.protocol.code import CodeFixRequest, CodeGenerateRequest, CodeOptimizeRequest
+from causerie.sandbox import Sandbox
+from causerie.services.chat import ChatService
+from causerie.services.code import CodeService
+
+app = typer.Typer(name="code", help="Generate, fix or optimize code; every result is run in a sandbox.", no_args_is_help=True)
+err_console = Console(stderr=True)
+
+AttemptsOpt = Annotated[int | None, typer.Option("--attempts", "-n", min=1, max=10, help="Model attempts at most.")]
+TestsOpt = Annotated[
+    Path | None, typer.Option("--tests", help="A file of tests (e.g. asserts) run after the code.", dir_okay=False)
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
+LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="Programming language.")]
+
+
+def _read_text(path: Path | None, what: str) -> str | None:
+    """A text file's content (``-``: stdin); a clear error for missing or binary files."""
+    if path is None:
+        return None
+    if str(path) == "-":
+        return sys.stdin.read()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read the {what} file {path}: {exc.strerror}") from exc
+    if b"\0" in data:
+        raise InvalidRequest(f"the {what} file {path} is binary, not text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"the {what} file {path} is not UTF-8 text") from exc
+
+
+def _validated(model: type[BaseModel], fields: dict[str, Any]) -> BaseModel:
+    """The request, checked here before any model runs (code that does not parse, unknown language…)."""
+    try:
+        return model(**{key: value for key, value in fields.items() if value is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(map(str, error["loc"]))
+        raise InvalidRequest(f"{where}: {error['msg']}" if where else error["msg"]) from None
+
+
+def _call(backend: Backend, operation: str, request: BaseModel) -> dict[str, Any]:
+    if isinstance(backend, RemoteBackend):
+        return backend.post(f"/v1/code/{operation}", request.model_dump(exclude_unset=True))
+    assert isinstance(backend, LocalBackend)
+
+    async def work(pool: Any) -> BaseModel:
+        service = CodeService(ChatService(pool), Sandbox())
+        return await getattr(service, operation)(request)
+
+    return backend.call(work).model_dump()
+
+
+def _run_summary(run: dict[str, Any] | None) -> str:
+    if run is None:
+        return "-"
+    ending = f"exit {run['exit_code']}" if run["exit_code"] is not None else run["signal"]
+    stopped = f", stopped: {run['stopped']}" if run["stopped"] else ""
+    return f"{ending}{stopped}, {run['seconds']:.2f}s"
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    """The final code on stdout, the attempts on stderr; exit status 1 when nothing passed."""
+    if as_json:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        table = Table(box=None, header_style="bold")
+        for column in ("attempt", "result", "run", "detail"):
+            table.add_column(column)
+        original = result.get("original")
+        rows = ([original] if original and "attempt" in original else []) + result["attempts"]  # fix: the given code
+        for attempt in rows:
+            ok = attempt.get("passed", attempt.get("accepted"))
+            run = attempt.get("run") or (attempt.get("measurement") or {}).get("run")
+            detail = attempt.get("syntax_error") or attempt.get("reason") or ""
+            label = "given" if attempt["attempt"] == 0 else str(attempt["attempt"])
+            table.add_row(label, "[green]pass[/green]" if ok else "[red]fail[/red]", _run_summary(run),
+                          escape(detail.splitlines()[0] if detail else ""))
+        err_console.print(table)
+        if original and "outputs" in original:  # optimize: the given code's own measurement
+            err_console.print(f"Given code: {_run_summary(original['run'])}, {len(original['outputs'])} input(s)")
+        if "speedup" in result and result["accepted"]:
+            err_console.print(f"Speedup: {result['speedup']}x (same results on every input, measured in the sandbox)")
+        typer.echo(result["code"].rstrip("\n"))
+    if not result.get("passed", result.get("accepted")):
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    description: Annotated[str | None, typer.Argument(help="What the code must do; read from stdin when omitted or '-'.")] = None,
+    tests: TestsOpt = None,
+    attempts: AttemptsOpt = None,
+    language: LanguageOpt = "python",
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write code from a description; with --tests, retry until they pass."""
+    with _friendly_errors():
+        text = sys.stdin.read() if description in (None, "-") else description
+        request = _validated(CodeGenerateRequest, dict(
+            description=text, tests=_read_text(tests, "tests"), max_attempts=attempts, language=language, model=model))
+    with _backend(server, api_key) as backend:
+        result = _call(backend, "generate", request)
+    _report(result, as_json)
+
+
+@app.command()
+def fix(
+    file: Annotated[Path, typer.Argument(help="The code to fix ('-': stdin).", dir_okay=False)],
+    tests: TestsOpt = None,
+    error: Annotated[str | None, typer.Option("--error", "-e", help="The error message seen.")] = None,
+    attempts: AttemptsOpt = None,
+    language: LanguageOpt = "python",
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fix code from a failing test or an error message, iterating on what running it shows."""
+    with _friendly_errors():
+        request = _validated(CodeFixRequest, dict(
+            code=_read_text(file, "code"), tests=_read_text(tests, "tests"), error=error, max_attempts=attempts,
+            language=language, model=model))
+    with _backend(server, api_key) as backend:
+        result = _call(backend, "fix", request)
+    _report(result, as_json)
+
+
+@app.command()
+def optimize(
+    file: Annotated[Path, typer.Argument(help="The code to optimize ('-': stdin).", dir_okay=False)],
+    tests: TestsOpt = None,
+    inputs: Annotated[list[str] | None, typer.Option("--input", "-i", help="An expression to compare and time, e.g. 'fib(25)'; repeatable.")] = None,
+    repeat: Annotated[int | None, typer.Option("--repeat", min=1, max=50, help="Timing runs per input.")] = None,
+    attempts: AttemptsOpt = None,
+    language: LanguageOpt = "python",
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Make code faster; accepted only if results are equal on every input and the tests pass."""
+    with _friendly_errors():
+        request = _validated(CodeOptimizeRequest, dict(
+            code=_read_text(file, "code"), tests=_read_text(tests, "tests"), inputs=inputs or None, repeat=repeat,
+            max_attempts=attempts, language=language, model=model))
+    with _backend(server, api_key) as backend:
+        result = _call(backend, "optimize", request)
+    _report(result, as_json)

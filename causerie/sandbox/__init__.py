@@ -1,0 +1,17 @@
+"""Running untrusted code: a separate process in namespaces, with rlimits, no network, a temporary folder."""
+
+from causerie.sandbox.isolation import SandboxUnavailable
+from causerie.sandbox.languages import LANGUAGES, PYTHON, Language, StopReason, get_language
+from causerie.sandbox.runner import Limits, RunResult, Sandbox
+
+__all__ = [
+    "LANGUAGES",
+    "PYTHON",
+    "Language",
+    "Limits",
+    "RunResult",
+    "Sandbox",
+    "SandboxUnavailable",
+    "StopReason",
+    "get_language",
+]
