@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from causerie import __version__
 from causerie.api.errors import install_error_handlers
 from causerie.api.routes import router
+from causerie.api.text import router as text_router
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 from causerie.services.engines import EnginePool
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(text_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from causerie.errors import InvalidRequest
 from causerie.protocol.text import (
@@ -69,27 +70,41 @@ def check_glossary(translation: str, entries: dict[str, str]) -> list[GlossaryCh
     return [GlossaryCheck(source=s, target=t, found=t.casefold() in folded) for s, t in entries.items()]
 
 
+@dataclass(frozen=True)
+class TranslationJob:
+    """A checked request, ready to run: errors (unknown model, undetectable language) surface before it."""
+
+    request: TranslateRequest
+    prompter: Prompter
+    format: Format
+    source_language: str
+    segments: list[Segment]
+
+
 class TranslationService:
     def __init__(self, pool: EnginePool) -> None:
         self.pool = pool
 
     async def translate(self, request: TranslateRequest) -> Translation:
-        """The whole translation (``run`` without the progress events)."""
-        async for event in self.run(request):
+        """The whole translation, without progress events."""
+        async for event in self.run(await self.prepare(request)):
             if isinstance(event, Translation):
                 return event
         raise AssertionError("run() always ends with the translation")
 
-    async def run(self, request: TranslateRequest) -> AsyncIterator[TranslateProgress | Translation]:
-        """One ``TranslateProgress`` per translated segment, then the ``Translation``."""
+    async def prepare(self, request: TranslateRequest) -> TranslationJob:
         prompter = await Prompter.open(self.pool, request.model)
         fmt: Format = detect_format(request.text) if request.format == "auto" else request.format
         source = request.source_language or self._detect_source(request.text)
-        target = request.target_language
-        budget = request.max_segment_tokens or self._budget(prompter, source, target)
+        budget = request.max_segment_tokens or self._budget(prompter, source, request.target_language)
         segments = segment(request.text, fmt, budget=budget, count=prompter.count)
+        return TranslationJob(request, prompter, fmt, source, segments)
+
+    async def run(self, job: TranslationJob) -> AsyncIterator[TranslateProgress | Translation]:
+        """One ``TranslateProgress`` per translated segment, then the ``Translation``."""
+        request, prompter, segments, source = job.request, job.prompter, job.segments, job.source_language
         usage = TextUsage()
-        todo = [i for i, s in enumerate(segments) if s.translatable and source != target]
+        todo = [i for i, s in enumerate(segments) if s.translatable and source != request.target_language]
         results = [
             TranslatedSegment(index=i, source=s.source, translation=s.source, translated=False)
             for i, s in enumerate(segments)
@@ -101,11 +116,13 @@ class TranslationService:
         yield Translation(
             model=prompter.model_id,
             source_language=source,
-            target_language=target,
-            format=fmt,
+            target_language=request.target_language,
+            format=job.format,
             text="".join(full),
-            segments=[r.model_copy(update={"source": s.prefix + r.source + s.suffix, "translation": f})
-                      for s, r, f in zip(segments, results, full, strict=True)],
+            segments=[
+                r.model_copy(update={"source": s.prefix + r.source + s.suffix, "translation": f})
+                for s, r, f in zip(segments, results, full, strict=True)
+            ],
             usage=usage,
         )
 
