@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
     preload: bool = Field(True, description="Load the default model when the server starts.")
+    language_consistency: bool = Field(
+        True, description="Check that chat replies are in the user's language; ask again or translate when not."
+    )
 
     @field_validator("api_keys", "model_paths", mode="before")
     @classmethod
