@@ -8,12 +8,13 @@ one they talk to. Errors leave a backend as ``CauserieError`` (in-process) or ``
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import openai
@@ -83,6 +84,7 @@ def _request(
 
 
 _DONE = object()
+T = TypeVar("T")
 
 
 class LocalBackend:
@@ -122,20 +124,29 @@ class LocalBackend:
         self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
     ) -> Iterator[str]:
         request = _request(messages, model, temperature, max_tokens)
-        pieces: queue.Queue[Any] = queue.Queue()
 
-        async def pump() -> None:
+        async def pieces(_: EnginePool) -> AsyncIterator[str]:
             prepared = await self._service.prepare(request)
             async for chunk in self._service.stream(prepared):
                 for choice in chunk.choices:
                     if choice.delta.content:
-                        pieces.put(choice.delta.content)
+                        yield choice.delta.content
+
+        yield from self.iterate(pieces)
+
+    def iterate(self, job: Callable[[EnginePool], AsyncIterator[T]]) -> Iterator[T]:
+        """The items of an async job over this backend's engines, as a plain iterator (run on its loop)."""
+        items: queue.Queue[Any] = queue.Queue()
+
+        async def pump() -> None:
+            async for item in job(self._pool):
+                items.put(item)
 
         future = asyncio.run_coroutine_threadsafe(pump(), self._ensure_loop())
-        future.add_done_callback(lambda _: pieces.put(_DONE))
+        future.add_done_callback(lambda _: items.put(_DONE))
         try:
-            while (piece := pieces.get()) is not _DONE:
-                yield piece
+            while (item := items.get()) is not _DONE:
+                yield item
             future.result()  # raises what the service raised
         finally:
             future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
@@ -225,8 +236,34 @@ class RemoteBackend:
                         if choice.delta and choice.delta.content:
                             yield choice.delta.content
 
+    def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The JSON events of a streamed Causerie endpoint (``/v1/translate``…), errors as ``BackendError``."""
+        headers = {"Authorization": f"Bearer {self.client.api_key}"}
+        try:
+            with httpx.stream("POST", self.url + path, json={**body, "stream": True}, headers=headers,
+                              timeout=self.client.timeout) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise BackendError(_error_message(response))
+                for line in response.iter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    event = json.loads(line[len("data: "):])
+                    if "error" in event:
+                        raise BackendError(event["error"].get("message", "the server reported an error"))
+                    yield event
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc
+
     def close(self) -> None:
         self.client.close()
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return f"the server answered {response.status_code}: {response.text[:200]}"
 
 
 def open_backend(server: str | None, api_key: str | None) -> Backend:

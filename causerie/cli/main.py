@@ -302,3 +302,6 @@ def models(
             console.print("[dim]* default model[/dim]")
     for model_id, problem in problems.items():
         err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
+
+
+from causerie.cli import text as _text_commands  # noqa: E402,F401  (registers translate, summarize)
