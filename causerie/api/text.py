@@ -1,0 +1,52 @@
+"""Text routes: ``POST /v1/translate`` and ``POST /v1/summarize``.
+
+With ``"stream": true`` the response is server-sent events: one progress object per model call
+(``translation.progress`` with the finished segment, or ``summary.progress``), then the final
+``translation`` / ``summary`` object, then ``data: [DONE]``. Errors found before work starts are
+plain HTTP errors; later ones arrive in the stream as an ``{"error": …}`` event.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+
+from causerie.api.deps import require_api_key
+from causerie.api.sse import sse_response
+from causerie.protocol.openai import ErrorResponse
+from causerie.protocol.text import SummarizeRequest, Summary, TranslateRequest, Translation
+from causerie.services.summarize import SummarizationService
+from causerie.services.translate import TranslationService
+
+_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors, tags=["text"])
+
+
+def get_translation(request: Request) -> TranslationService:
+    return TranslationService(request.app.state.pool)
+
+
+def get_summarization(request: Request) -> SummarizationService:
+    return SummarizationService(request.app.state.pool)
+
+
+TranslationDep = Annotated[TranslationService, Depends(get_translation)]
+SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
+
+
+@router.post("/translate", response_model=Translation)
+async def translate(request: TranslateRequest, service: TranslationDep) -> Translation | StreamingResponse:
+    """Translate text, Markdown or HTML; the result lists the segments side by side."""
+    if request.stream:
+        return sse_response(service.run(await service.prepare(request)))
+    return await service.translate(request)
+
+
+@router.post("/summarize", response_model=Summary)
+async def summarize(request: SummarizeRequest, service: SummarizationDep) -> Summary | StreamingResponse:
+    """Summarize a document of any length (map-reduce when it exceeds the context)."""
+    if request.stream:
+        return sse_response(service.run(await service.prepare(request)))
+    return await service.summarize(request)

@@ -1,0 +1,191 @@
+"""``causerie translate`` and ``causerie summarize``: documents from a file or stdin, with progress.
+
+Both run the services in this process, or call ``POST /v1/translate`` / ``/v1/summarize`` on a
+running server with ``--server``. The result goes to stdout (the translated document, the
+summary, or ``--json``); progress and warnings go to stderr, so pipes stay clean.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel, ValidationError
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
+from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, console, err_console
+from causerie.errors import InvalidRequest
+from causerie.protocol.text import (
+    SummarizeProgress,
+    SummarizeRequest,
+    Summary,
+    TranslateProgress,
+    TranslateRequest,
+    Translation,
+)
+from causerie.services.engines import EnginePool
+from causerie.services.summarize import SummarizationService
+from causerie.services.translate import TranslationService
+
+InputArg = Annotated[str, typer.Argument(metavar="[FILE|-]", help="The document; '-' or nothing reads stdin.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
+
+
+def read_document(source: str) -> str:
+    """The text of FILE (or stdin for '-'): UTF-8 only, with a one-line error for anything else."""
+    name = "stdin" if source == "-" else source
+    try:
+        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {name}: {exc.strerror or exc}") from exc
+    if b"\x00" in data:
+        raise InvalidRequest(f"{name} is a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"{name} is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+    if not text.strip():
+        raise InvalidRequest(f"{name} is empty: there is nothing to process")
+    return text
+
+
+def default_target() -> str:
+    """The user's language from the locale (LC_ALL, LC_MESSAGES, LANG); English for C/POSIX or none."""
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        code = os.environ.get(name, "").split(".")[0].split("_")[0]
+        if code and code not in ("C", "POSIX"):
+            return code
+    return "en"
+
+
+def _request(schema: type[BaseModel], **fields: Any) -> Any:
+    try:
+        return schema(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InvalidRequest(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+
+
+def _events(backend: Backend, path: str, request: BaseModel, job: Callable[[EnginePool], AsyncIterator[Any]]) -> Iterator[Any]:
+    """Progress events then the result, from the services in-process or from the server."""
+    if isinstance(backend, LocalBackend):
+        yield from backend.iterate(job)
+        return
+    assert isinstance(backend, RemoteBackend)
+    kinds: dict[str, type[BaseModel]] = {
+        "translation.progress": TranslateProgress, "translation": Translation,
+        "summary.progress": SummarizeProgress, "summary": Summary,
+    }
+    for event in backend.stream_events(path, request.model_dump(exclude_none=True)):
+        yield kinds[event["object"]].model_validate(event)
+
+
+def _with_progress(events: Iterator[Any], label: str) -> Any:
+    """Show a progress bar on stderr while the events arrive; return the last event (the result)."""
+    result = None
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+        for event in events:
+            if isinstance(event, TranslateProgress):
+                progress.update(task, completed=event.done, total=event.total)
+            elif isinstance(event, SummarizeProgress):
+                stage = {"map": "reading", "reduce": f"condensing (round {event.level})", "final": "writing"}[event.stage]
+                progress.update(task, description=f"{label}: {stage}", completed=event.done, total=event.total)
+            result = event
+    return result
+
+
+def _glossary(entries: list[str]) -> dict[str, str]:
+    glossary: dict[str, str] = {}
+    for entry in entries:
+        source, sep, target = entry.partition("=")
+        if not sep or not source.strip() or not target.strip():
+            raise InvalidRequest(f"glossary entry '{entry}' must look like TERM=TRANSLATION")
+        glossary[source.strip()] = target.strip()
+    return glossary
+
+
+def translate(
+    source: InputArg = "-",
+    to: Annotated[str | None, typer.Option("--to", "-t", help="Target language: code or name (default: your locale's).")] = None,
+    from_: Annotated[str | None, typer.Option("--from", "-f", help="Source language (default: detected).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, text, markdown or html.")] = "auto",
+    formality: Annotated[str | None, typer.Option(help="formal or informal (vous/tu, keigo/plain form).")] = None,
+    glossary: Annotated[list[str] | None, typer.Option("--glossary", "-g", metavar="TERM=TRANSLATION",
+                                                       help="A required translation; repeat for several.")] = None,
+    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Show source and translation segment by segment.")] = False,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Translate a text, Markdown or HTML document; code, URLs, tags and placeholders are kept as they are."""
+    with _backend(server, api_key) as backend:
+        request: TranslateRequest = _request(
+            TranslateRequest, text=read_document(source), target_language=to or default_target(),
+            source_language=from_, format=fmt, formality=formality, glossary=_glossary(glossary or []), model=model,
+        )
+
+        async def job(pool: EnginePool) -> AsyncIterator[Any]:
+            service = TranslationService(pool)
+            async for event in service.run(await service.prepare(request)):
+                yield event
+
+        result: Translation = _with_progress(_events(backend, "/v1/translate", request, job), "Translating")
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    if side_by_side:
+        table = Table(show_lines=True, header_style="bold")
+        table.add_column(f"{result.source_language}", ratio=1)
+        table.add_column(f"{result.target_language}", ratio=1)
+        for segment in result.segments:
+            if segment.translated:
+                table.add_row(escape(segment.source.strip()), escape(segment.translation.strip()))
+        console.print(table)
+    else:
+        sys.stdout.write(result.text if result.text.endswith("\n") else result.text + "\n")
+    for segment in result.segments:
+        problems = [f"lost {piece!r}" for piece in segment.missing]
+        problems += [f"'{g.source}' not translated as '{g.target}'" for g in segment.glossary if not g.found]
+        if problems:
+            err_console.print(f"[yellow]Segment {segment.index}:[/yellow] {escape('; '.join(problems))}", soft_wrap=True)
+
+
+def summarize(
+    source: InputArg = "-",
+    length: Annotated[str, typer.Option("--length", "-l", help="short, medium or long.")] = "medium",
+    lang: Annotated[str | None, typer.Option("--lang", help="Language of the summary (default: the document's).")] = None,
+    as_json: JsonOpt = False,
+    model: ModelOpt = None,
+    server: ServerOpt = None,
+    api_key: ApiKeyOpt = None,
+) -> None:
+    """Summarize a document of any length (read in chunks and condensed when it exceeds the model's context)."""
+    with _backend(server, api_key) as backend:
+        request: SummarizeRequest = _request(
+            SummarizeRequest, text=read_document(source), length=length, language=lang, model=model
+        )
+
+        async def job(pool: EnginePool) -> AsyncIterator[Any]:
+            service = SummarizationService(pool)
+            async for event in service.run(await service.prepare(request)):
+                yield event
+
+        result: Summary = _with_progress(_events(backend, "/v1/summarize", request, job), "Summarizing")
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    typer.echo(result.summary)
+    how = "one pass" if result.chunks == 1 else f"{result.chunks} chunks, {result.levels} reduce round(s)"
+    err_console.print(f"[dim]{how}; language {result.language or 'unknown'}"
+                      f"{' (translated)' if result.translated else ''}[/dim]")
+

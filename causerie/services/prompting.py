@@ -1,0 +1,78 @@
+"""One instruction-following call to a model: the building block of translate and summarize.
+
+Messages are rendered with the model's own chat template (``ChatFormatter``), checked against
+its context window, and generated greedily by default so the same document gives the same result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from causerie.engine.base import Engine, GenerationChunk, GenerationRequest, SamplingParams
+from causerie.protocol.openai import ChatMessage
+from causerie.protocol.text import TextUsage
+from causerie.services.chat_format import ChatFormatter
+from causerie.services.engines import EnginePool
+from causerie.services.sampling import check_context
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    finish_reason: str
+
+
+class Prompter:
+    """Runs system + user prompts on one engine and counts what they cost."""
+
+    def __init__(self, engine: Engine, model_id: str) -> None:
+        self.engine = engine
+        self.model_id = model_id
+        self._formatter = ChatFormatter(engine.chat_template, engine.bos_token, engine.eos_token)
+
+    @classmethod
+    async def open(cls, pool: EnginePool, model: str | None) -> Prompter:
+        spec = pool.registry.resolve(model)
+        return cls(await pool.get(spec), spec.id)
+
+    @property
+    def context_length(self) -> int:
+        return self.engine.context_length
+
+    def count(self, text: str) -> int:
+        """Tokens ``text`` takes inside a prompt."""
+        return self.engine.count_tokens(text, add_bos=False)
+
+    def overhead(self, system: str) -> int:
+        """Tokens of a prompt with this system message and an empty user message."""
+        return self._render(system, "").count
+
+    def _render(self, system: str, user: str) -> _Rendered:
+        messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
+        rendered = self._formatter.render(messages)
+        return _Rendered(rendered.text, rendered.stop, self.engine.count_tokens(rendered.text, add_bos=True))
+
+    async def reply(
+        self, system: str, user: str, *, max_tokens: int, usage: TextUsage, param: str = "text", temperature: float = 0.0
+    ) -> Reply:
+        """The model's answer to ``user`` under ``system``; the cost is added to ``usage``."""
+        rendered = self._render(system, user)
+        max_tokens = max(1, min(max_tokens, self.engine.context_length - rendered.count - 1))
+        check_context(self.engine, rendered.count, max_tokens, param=param)
+        params = SamplingParams(max_tokens=max_tokens, temperature=temperature, stop=rendered.stop, seed=0)
+        parts: list[str] = []
+        reason, prompt_tokens, completion_tokens = "stop", rendered.count, 0
+        async for event in self.engine.generate(GenerationRequest(rendered.text, params)):
+            if isinstance(event, GenerationChunk):
+                parts.append(event.text)
+            else:
+                reason, prompt_tokens, completion_tokens = event.reason, event.prompt_tokens, event.completion_tokens
+        usage.add(prompt_tokens, completion_tokens)
+        return Reply("".join(parts).strip(), reason)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    text: str
+    stop: tuple[str, ...]
+    count: int
