@@ -423,7 +423,7 @@ def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
     item = page.locator(f'#conversations li[data-id="{conversation["id"]}"]')
     item.locator(".rename-button").click()
     page.fill("#modal-input", "Bibliothèques de Tōkyō")
-    page.click("dialog.modal[open] button[value=confirm]")
+    page.press("#modal-input", "Enter")  # Enter confirms
     page.wait_for_function("() => document.querySelector('#chat-title').textContent === 'Bibliothèques de Tōkyō'")
     assert item.locator("a").inner_text() == "Bibliothèques de Tōkyō"
     assert httpx.get(f"{url}/v1/conversations/{conversation['id']}").json()["title"] == "Bibliothèques de Tōkyō"
@@ -448,6 +448,11 @@ def test_model_picker_and_api_key_from_settings(serve, open_page, tmp_path):
     assert page.inner_text("#error-banner .error-text") == CATALOGS["en"]["errors.auth"]
 
     page.click("#open-settings")
+    page.fill("#api-key", "wrong")
+    page.click("#settings-dialog button[value=cancel]")  # cancelled: nothing saved
+    assert page.evaluate("() => localStorage.getItem('causerie.apiKey')") is None
+    page.click("#open-settings")
+    assert page.input_value("#api-key") == ""
     page.fill("#api-key", "sekret")
     page.click("#settings-dialog button[value=save]")
     page.wait_for_function("() => document.querySelectorAll('#model-select option').length === 2")

@@ -3,12 +3,14 @@
 import { el } from "./dom.js";
 import { t } from "./i18n.js";
 
+// Confirm is the form's only submit button, so Enter in the text field confirms (not cancels).
 function modal(titleText, body, confirmKey) {
   const title = el("h2", { id: "modal-title" }, titleText);
-  const cancel = el("button", { type: "submit", value: "cancel", className: "secondary" }, t("dialog.cancel"));
+  const cancel = el("button", { type: "button", className: "secondary" }, t("dialog.cancel"));
   const confirm = el("button", { type: "submit", value: "confirm", className: "primary" }, t(confirmKey));
   const form = el("form", { method: "dialog" }, title, body, el("div", { className: "dialog-actions" }, cancel, confirm));
   const dialog = el("dialog", { className: "modal", "aria-labelledby": "modal-title" }, form);
+  cancel.addEventListener("click", () => dialog.close("cancel"));
   document.body.append(dialog);
   return dialog;
 }

@@ -25,8 +25,10 @@ export function attachSettings(dialog, openButton, api, hooks) {
   openButton.addEventListener("click", () => {
     input.value = prefs.apiKey();
     status.textContent = "";
+    dialog.returnValue = ""; // Escape keeps the previous returnValue
     dialog.showModal();
   });
+  dialog.querySelector("button[value=cancel]").addEventListener("click", () => dialog.close("cancel"));
   dialog.addEventListener("close", () => {
     if (dialog.returnValue !== "save") return;
     prefs.setApiKey(input.value.trim());
