@@ -123,10 +123,9 @@ class Sandbox:
         language: Language | str = PYTHON,
         *,
         stdin: str = "",
-        files: dict[str, str] | None = None,
         limits: Limits | None = None,
     ) -> RunResult:
-        """Run ``code`` as the language's main file, with ``files`` beside it."""
+        """Run ``code`` as the language's main file in a fresh folder, ``stdin`` as its input."""
         lang = get_language(language) if isinstance(language, str) else language
         limits = limits or self.limits
         isolation = await asyncio.to_thread(self.isolation)
@@ -136,12 +135,7 @@ class Sandbox:
         argv = lang.argv(interpreter)
         workdir = Path(tempfile.mkdtemp(prefix="causerie-run-"))
         try:
-            for name, content in {**(files or {}), lang.filename: code}.items():
-                target = (workdir / name).resolve()
-                if not target.is_relative_to(workdir):
-                    raise ValueError(f"file name outside the sandbox folder: {name}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_text(content, encoding="utf-8")
+            (workdir / lang.filename).write_text(code, encoding="utf-8")
             isolation.prepare(workdir)
             command = isolation.command(workdir, interpreter, argv, limits.rlimits())
             return await self._execute(command, lang, argv, stdin, limits)
