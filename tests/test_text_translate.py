@@ -172,6 +172,7 @@ def test_language_names_are_accepted(serve_fake):
         ({"text": "Hello there my friend", "target_language": "fr", "to": "de"}, "to", "Extra inputs"),
         ({"text": "Hello there my friend", "target_language": "fr", "glossary": {"x": " "}}, "glossary", "empty"),
         ({"target_language": "fr"}, "text", "Field required"),
+        ({"text": "word " * 400_001, "target_language": "fr"}, "text", "text is too long: 2000005 characters"),
     ],
 )
 def test_bad_requests_get_openai_errors(serve_fake, body, param, words):
