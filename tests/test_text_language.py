@@ -27,7 +27,10 @@ from tests.text_fakes import upper_translator
         ("明日の会議は午後三時からに変更になりました。", "ja"),
         ("The meeting tomorrow has been moved to three in the afternoon.", "en"),
         ("Der Zug nach Berlin hat heute leider zwanzig Minuten Verspätung.", "de"),
-        ("Voici le code :\n```python\nfor item in items:\n    print(item)\n```\nIl affiche chaque élément de la liste.", "fr"),
+        (
+            "Voici le code :\n```python\nfor item in items:\n    print(item)\n```\nIl affiche chaque élément de la liste.",
+            "fr",
+        ),
     ],
 )
 def test_detect_language(text, code):
@@ -46,8 +49,19 @@ def test_detection_reports_confidence_and_reads_long_texts():
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [("fr", "fr"), ("FR", "fr"), ("fr-CA", "fr"), ("pt_BR", "pt"), ("French", "fr"), ("français", "fr"),
-     ("Francais", "fr"), ("japonais", "ja"), ("日本語", "ja"), ("Japanese", "ja"), ("Deutsch", "de")],
+    [
+        ("fr", "fr"),
+        ("FR", "fr"),
+        ("fr-CA", "fr"),
+        ("pt_BR", "pt"),
+        ("French", "fr"),
+        ("français", "fr"),
+        ("Francais", "fr"),
+        ("japonais", "ja"),
+        ("日本語", "ja"),
+        ("Japanese", "ja"),
+        ("Deutsch", "de"),
+    ],
 )
 def test_resolve_language_accepts_codes_and_names(value, code):
     assert resolve_language(value, param="to") == code
@@ -57,18 +71,29 @@ def test_unknown_language_lists_the_valid_codes():
     with pytest.raises(InvalidRequest) as info:
         resolve_language("klingon", param="target_language")
     assert info.value.param == "target_language" and info.value.code == "unknown_language"
-    assert "Valid codes: aa, ab" in info.value.message and " fr, " in info.value.message and " ja, " in info.value.message
+    assert (
+        "Valid codes: aa, ab" in info.value.message and " fr, " in info.value.message and " ja, " in info.value.message
+    )
 
 
 def test_language_names_in_several_languages():
-    assert (language_name("ja"), language_name("ja", "fr"), language_name("ja", "ja")) == ("Japanese", "japonais", "日本語")
+    assert (language_name("ja"), language_name("ja", "fr"), language_name("ja", "ja")) == (
+        "Japanese",
+        "japonais",
+        "日本語",
+    )
     assert language_name("fr", "ja") == "フランス語"
 
 
 @pytest.mark.parametrize(
     ("text", "codes"),
-    [("Traduis en japonais : bonjour", {"ja"}), ("Answer in English, please.", {"en"}), ("日本語で答えて", {"ja"}),
-     ("Quelle est la capitale de la France ?", set()), ("Write a Python function that sorts a list", set())],
+    [
+        ("Traduis en japonais : bonjour", {"ja"}),
+        ("Answer in English, please.", {"en"}),
+        ("日本語で答えて", {"ja"}),
+        ("Quelle est la capitale de la France ?", set()),
+        ("Write a Python function that sorts a list", set()),
+    ],
 )
 def test_mentioned_languages(text, codes):
     assert mentioned_languages(text) == codes

@@ -72,5 +72,7 @@ def plan_for(request: ChatCompletionRequest) -> LanguagePlan | None:
     found = detect(users[-1].text())
     if found is None:
         return None
-    instructions = " ".join(m.text() for m in request.messages if m.role in ("system", "developer")) + " " + users[-1].text()
+    instructions = (
+        " ".join(m.text() for m in request.messages if m.role in ("system", "developer")) + " " + users[-1].text()
+    )
     return LanguagePlan(found.language, frozenset({found.language, *mentioned_languages(instructions)}))

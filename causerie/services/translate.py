@@ -183,8 +183,13 @@ class TranslationService:
             translation, missing = unmask(text, seg.pieces)
             checks = check_glossary(translation, entries)
             result = TranslatedSegment(
-                index=index, source=original, translation=translation, translated=True,
-                glossary=checks, missing=missing, attempts=attempt,
+                index=index,
+                source=original,
+                translation=translation,
+                translated=True,
+                glossary=checks,
+                missing=missing,
+                attempts=attempt,
             )
             problems = len(missing) + sum(not c.found for c in checks) + (not has_prose(text))
             if best is None or problems < best_problems:  # keep the attempt with the fewest problems
@@ -204,6 +209,9 @@ def _retry_note(missing: list[str], checks: list[GlossaryCheck], pieces: list[st
         notes.append(f"Your previous translation lost these markers, include them: {numbers}.")
     wrong = [c for c in checks if not c.found]
     if wrong:
-        notes.append("Your previous translation did not use the required terms: "
-                     + "; ".join(f"“{c.source}” must be “{c.target}”" for c in wrong) + ".")
+        notes.append(
+            "Your previous translation did not use the required terms: "
+            + "; ".join(f"“{c.source}” must be “{c.target}”" for c in wrong)
+            + "."
+        )
     return " ".join(notes) or "Translate the whole text, keeping its meaning."

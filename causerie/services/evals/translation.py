@@ -69,8 +69,11 @@ class TranslationSuite(EvalSuite):
         source, reference = self.pairs[index]
         result = await TranslationService(context.pool).translate(
             TranslateRequest(
-                text=source, source_language=self.source_language, target_language=self.target_language,
-                format="text", model=context.model,
+                text=source,
+                source_language=self.source_language,
+                target_language=self.target_language,
+                format="text",
+                model=context.model,
             )
         )
         hypothesis = result.text
