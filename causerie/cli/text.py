@@ -41,6 +41,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as
 def read_document(source: str) -> str:
     """The text of FILE (or stdin for '-'): UTF-8 only, with a one-line error for anything else."""
     name = "stdin" if source == "-" else source
+    if source == "-" and sys.stdin.isatty():
+        raise InvalidRequest("no input: give a FILE, or pipe the text in")
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
