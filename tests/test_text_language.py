@@ -147,7 +147,8 @@ def test_translation_suite_scores_through_the_service():
         assert 0 <= item.scores["chrf"] < 100 and item.detail["reference"] == reference
     assert "%(datestr)s" in items[0].detail["hypothesis"]  # placeholders are masked, so never upper-cased
     metrics = suite.aggregate(items)
-    assert set(metrics) == {"chrf", "bleu", "markers_lost", "items"} and metrics["items"] == 3
+    assert set(metrics) == {"chrf", "bleu", "chrf_words", "markers_lost", "items"}
+    assert metrics["chrf_words"] < metrics["chrf"]  # the upper-cased words match less than the kept placeholders and metrics["items"] == 3
 
 
 def test_summarization_suite_scores_rouge():
