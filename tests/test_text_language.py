@@ -111,6 +111,7 @@ def test_formats_are_recognised():
         ("Line one.\n\n\n  Line two after spaces.  \n", "text"),
         ("1. First step\n2. Second step with `code`\n   continued line\n\n> quoted\n> lines", "markdown"),
         ("~~~\nraw ~~~ block\n~~~\nAfter the fence, a sentence.", "markdown"),
+        ("| Name | Role |\n|------|------|\n| Ana | Lead dev |", "markdown"),
         ("<ul>\n  <li>One &amp; two</li>\n  <li><a href='#x'>Link</a></li>\n</ul>\n<!-- note -->", "html"),
     ],
 )
@@ -119,6 +120,14 @@ def test_segments_rebuild_the_document_exactly(text, fmt):
     segments = segment(text, fmt, budget=4, count=count)
     assert join(segments, [s.source for s in segments]) == text
     assert all(count(s.text) <= 4 for s in segments if s.translatable)
+
+
+def test_markdown_tables_go_row_by_row_with_borders_masked():
+    segments = segment("| Name | Role |\n|---|---|\n| Ana | Lead dev |\n", "markdown", budget=50, count=len)
+    assert [(s.text, s.pieces) for s in segments if s.translatable] == [
+        ("Name {1} Role", ["|"]),
+        ("Ana {1} Lead dev", ["|"]),
+    ]
 
 
 def _context(reply) -> EvalContext:

@@ -27,7 +27,7 @@ _PLACEHOLDER = (
     r"|%(?:\(\w+\)|\d+\$)?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]"
 )
 _INLINE_CODE = r"`[^`\n]+`"
-_MD_EMPHASIS = r"\*\*|__|~~"
+_MD_EMPHASIS = r"\*\*|__|~~|(?<!\\)\|"  # bold, strike-through, table cell borders
 _TAG = r"<!--.*?-->|</?[A-Za-z][^<>]*>"
 _ENTITY = r"&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
 _MD_LINK_TARGET = r"!?\[(?=[^\]\n]*\]\()|\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|^\[[^\]]+\]:\s*\S+.*$"
@@ -144,7 +144,8 @@ def _lines(paragraph: str, fmt: Format) -> list[tuple[str, str]]:
     if fmt != "markdown":
         return [("", paragraph)]
     lines = paragraph.split("\n")
-    if len(lines) > 1 and any(_MD_PREFIX.match(line).group(0).strip() for line in lines):  # type: ignore[union-attr]
+    is_table = all(line.lstrip().startswith("|") for line in lines if line.strip())
+    if len(lines) > 1 and (is_table or any(_MD_PREFIX.match(line).group(0).strip() for line in lines)):  # type: ignore[union-attr]
         units = []
         for i, line in enumerate(lines):
             prefix = ("\n" if i else "") + _MD_PREFIX.match(line).group(0)  # type: ignore[union-attr]
