@@ -15,7 +15,7 @@ from causerie.services.evals.base import EvalContext
 from causerie.services.evals.summarization import SummarizationSuite
 from causerie.services.evals.translation import TranslationSuite, django_pairs
 from causerie.services.language import detect, detect_language, language_name, mentioned_languages, resolve_language
-from causerie.services.segments import detect_format, join, segment
+from causerie.services.segments import detect_format, segment
 from tests.conftest import fake_spec
 from tests.text_fakes import upper_translator
 
@@ -119,7 +119,7 @@ def test_formats_are_recognised():
 def test_segments_rebuild_the_document_exactly(text, fmt):
     count = lambda s: len(s.split())  # noqa: E731
     segments = segment(text, fmt, budget=4, count=count)
-    assert join(segments, [s.source for s in segments]) == text
+    assert "".join(s.whole(s.source) for s in segments) == text
     assert all(count(s.text) <= 4 for s in segments if s.translatable)
 
 

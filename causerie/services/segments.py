@@ -70,6 +70,10 @@ class Segment:
         """The original text of the segment (markers restored), without prefix and suffix."""
         return unmask(self.text, self.pieces)[0]
 
+    def whole(self, text: str) -> str:
+        """``text`` (this segment's source or translation) between the segment's prefix and suffix."""
+        return self.prefix + text + self.suffix
+
 
 def detect_format(text: str) -> Format:
     """``html`` when it has HTML elements, ``markdown`` when it has Markdown syntax, else ``text``."""
@@ -236,8 +240,3 @@ def _units(prefix: str, body: str, fmt: Format, budget: int, count: Callable[[st
         else:
             units.append(Segment("", False, unit_prefix + unmask(local_text, local_pieces)[0] + unit_suffix))
     return units
-
-
-def join(segments: list[Segment], translations: list[str]) -> str:
-    """The document again, with each segment's text replaced by ``translations[i]``."""
-    return "".join(s.prefix + t + s.suffix for s, t in zip(segments, translations, strict=True))

@@ -42,7 +42,7 @@ MAX_LEVELS = 12
 
 def chunks_of(text: str, budget: int, count: Callable[[str], int]) -> list[str]:
     """``text`` cut into as few pieces of at most ``budget`` tokens as whole paragraphs (or sentences) allow."""
-    pieces = [s.prefix + s.source + s.suffix for s in segment(text, "text", budget=budget, count=count)]
+    pieces = [s.whole(s.source) for s in segment(text, "text", budget=budget, count=count)]
     chunks: list[str] = []
     current = ""
     for piece in pieces:

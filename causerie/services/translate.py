@@ -112,7 +112,7 @@ class TranslationService:
         for done, index in enumerate(todo, 1):
             results[index] = await self._segment(prompter, index, segments[index], request, source, usage)
             yield TranslateProgress(done=done, total=len(todo), segment=results[index])
-        full = [s.prefix + r.translation + s.suffix for s, r in zip(segments, results, strict=True)]
+        full = [s.whole(r.translation) for s, r in zip(segments, results, strict=True)]
         yield Translation(
             model=prompter.model_id,
             source_language=source,
@@ -120,7 +120,7 @@ class TranslationService:
             format=job.format,
             text="".join(full),
             segments=[
-                r.model_copy(update={"source": s.prefix + r.source + s.suffix, "translation": f})
+                r.model_copy(update={"source": s.whole(r.source), "translation": f})
                 for s, r, f in zip(segments, results, full, strict=True)
             ],
             usage=usage,
