@@ -161,6 +161,7 @@ def test_long_document_is_segmented_with_streamed_progress(serve_fake):
     assert len(engine.requests) == total
     assert all(len(user_text(r).split()) <= 20 for r in engine.requests)  # fake tokens are words
     assert final["text"] == text.upper()
+    assert [p["segment"] for p in progress] == [s for s in final["segments"] if s["translated"]]
 
 
 def test_same_language_is_returned_unchanged_without_calling_the_model(serve_fake):

@@ -111,18 +111,15 @@ class TranslationService:
         ]
         for done, index in enumerate(todo, 1):
             results[index] = await self._segment(prompter, index, segments[index], request, source, usage)
-            yield TranslateProgress(done=done, total=len(todo), segment=results[index])
-        full = [s.whole(r.translation) for s, r in zip(segments, results, strict=True)]
+            yield TranslateProgress(done=done, total=len(todo), segment=_whole(segments[index], results[index]))
+        whole = [_whole(s, r) for s, r in zip(segments, results, strict=True)]
         yield Translation(
             model=prompter.model_id,
             source_language=source,
             target_language=request.target_language,
             format=job.format,
-            text="".join(full),
-            segments=[
-                r.model_copy(update={"source": s.whole(r.source), "translation": f})
-                for s, r, f in zip(segments, results, full, strict=True)
-            ],
+            text="".join(r.translation for r in whole),
+            segments=whole,
             usage=usage,
         )
 
@@ -200,6 +197,11 @@ class TranslationService:
             system += "\n" + _retry_note(missing, checks, seg.pieces)
         assert best is not None
         return best.model_copy(update={"attempts": attempt})
+
+
+def _whole(seg: Segment, result: TranslatedSegment) -> TranslatedSegment:
+    """``result`` with the segment's layout (Markdown markers, surrounding markup) on both sides."""
+    return result.model_copy(update={"source": seg.whole(result.source), "translation": seg.whole(result.translation)})
 
 
 def _retry_note(missing: list[str], checks: list[GlossaryCheck], pieces: list[str]) -> str:
