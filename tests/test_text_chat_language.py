@@ -60,7 +60,9 @@ def test_still_wrong_after_the_retry_is_translated(serve_fake):
 
 def test_a_language_the_user_asked_for_is_accepted(serve_fake):
     url, engine = serve_fake(reply=lambda r: "海辺の町で、朝の光がとても静かに広がっています。")
-    messages = [{"role": "user", "content": "Traduis en japonais : la lumière du matin se répand doucement sur la ville."}]
+    messages = [
+        {"role": "user", "content": "Traduis en japonais : la lumière du matin se répand doucement sur la ville."}
+    ]
     result = client_for(url).chat.completions.create(model="fake", messages=messages)
     assert extra(result) == {"language": "fr", "detected": "ja"}
     assert len(engine.requests) == 1

@@ -58,7 +58,10 @@ def doc(tmp_path: Path) -> Path:
 def test_translate_a_file_in_process(local_fake, doc):
     result = runner.invoke(app, ["translate", str(doc), "--to", "ja"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "# NOTES\n\nTHE SERVER RESTARTS EVERY NIGHT AT `02:00`. SEE https://example.com/ops FOR DETAILS.\n"
+    assert (
+        result.stdout
+        == "# NOTES\n\nTHE SERVER RESTARTS EVERY NIGHT AT `02:00`. SEE https://example.com/ops FOR DETAILS.\n"
+    )
     assert "into Japanese" in system_text(local_fake.requests[0])
 
 

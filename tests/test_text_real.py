@@ -59,7 +59,9 @@ def test_french_text_gets_a_french_summary(qwen_url):
 
 def test_japanese_question_gets_a_japanese_reply(qwen_url):
     result = client_for(qwen_url).chat.completions.create(
-        model=QWEN_ID, temperature=0, max_tokens=60,
+        model=QWEN_ID,
+        temperature=0,
+        max_tokens=60,
         messages=[{"role": "user", "content": "富士山について一文で教えてください。日本で一番高い山ですか？"}],
     )
     report = result.model_extra["causerie"]

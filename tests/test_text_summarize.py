@@ -58,8 +58,13 @@ def test_long_document_map_reduces_with_progress(serve_fake):
     assert result["levels"] >= 1
     assert [p["done"] for p in maps] == list(range(1, len(maps) + 1))
     assert reduces and {p["level"] for p in reduces} == set(range(1, result["levels"] + 1))
-    assert progress[-1] == {"object": "summary.progress", "stage": "final", "level": result["levels"] + 1,
-                            "done": 1, "total": 1}
+    assert progress[-1] == {
+        "object": "summary.progress",
+        "stage": "final",
+        "level": result["levels"] + 1,
+        "done": 1,
+        "total": 1,
+    }
     assert result["usage"]["calls"] == len(progress) == len(engine.requests)
     assert all(len(user_text(r).split()) <= 64 for r in engine.requests)  # every call fits the budget
     final_input = user_text(engine.requests[-1])

@@ -36,9 +36,17 @@ def test_markdown_structure_and_protected_pieces_survive(serve_fake):
     text = result["text"]
     assert [len(line) > 0 for line in text.split("\n")] == [len(line) > 0 for line in MARKDOWN.split("\n")]
     for kept in (
-        "```python\ndef greet(name):\n\n    return f\"hello {name}\"\n```",  # code block untouched
-        "`pip install causerie`", "https://example.com/docs", "{name}", "%(count)d", "{{ unread }}",
-        '](https://example.com/guide "Guide")', "help@example.com", "**", "# ", "\n- ",
+        '```python\ndef greet(name):\n\n    return f"hello {name}"\n```',  # code block untouched
+        "`pip install causerie`",
+        "https://example.com/docs",
+        "{name}",
+        "%(count)d",
+        "{{ unread }}",
+        '](https://example.com/guide "Guide")',
+        "help@example.com",
+        "**",
+        "# ",
+        "\n- ",
     ):
         assert kept in text
     assert "GETTING STARTED" in text and "FOR " in text and "MORE" in text
@@ -114,13 +122,19 @@ def test_glossary_is_prompted_verified_and_reported(serve_fake):
 
 @pytest.mark.parametrize(
     ("target", "formality", "expected"),
-    [("fr", "formal", "« vous »"), ("fr", "informal", "« tu »"), ("ja", "formal", "です/ます"),
-     ("ja", "informal", "plain form"), ("sv", "formal", "formal, polite register")],
+    [
+        ("fr", "formal", "« vous »"),
+        ("fr", "informal", "« tu »"),
+        ("ja", "formal", "です/ます"),
+        ("ja", "informal", "plain form"),
+        ("sv", "formal", "formal, polite register"),
+    ],
 )
 def test_formality_instruction_reaches_the_model(serve_fake, target, formality, expected):
     url, engine = serve_fake(reply=upper_translator)
-    response = post(url, text="Please check your settings again.", target_language=target, formality=formality,
-                    model="fake")
+    response = post(
+        url, text="Please check your settings again.", target_language=target, formality=formality, model="fake"
+    )
     assert response.status_code == 200
     assert expected in system_text(engine.requests[0])
 
@@ -129,9 +143,12 @@ def test_long_document_is_segmented_with_streamed_progress(serve_fake):
     paragraphs = [" ".join(f"Sentence {p}.{s} has several plain words." for s in range(6)) for p in range(5)]
     text = "\n\n".join(paragraphs)
     url, engine = serve_fake(reply=upper_translator)
-    with httpx.stream("POST", url + "/v1/translate", timeout=60,
-                      json={"text": text, "target_language": "fr", "model": "fake", "max_segment_tokens": 20,
-                            "stream": True}) as response:
+    with httpx.stream(
+        "POST",
+        url + "/v1/translate",
+        timeout=60,
+        json={"text": text, "target_language": "fr", "model": "fake", "max_segment_tokens": 20, "stream": True},
+    ) as response:
         assert response.status_code == 200
         events = sse_events(response)
     assert events[-1] == "[DONE]"
@@ -144,20 +161,27 @@ def test_long_document_is_segmented_with_streamed_progress(serve_fake):
     assert len(engine.requests) == total
     assert all(len(user_text(r).split()) <= 20 for r in engine.requests)  # fake tokens are words
     assert final["text"] == text.upper()
+    assert [p["segment"] for p in progress] == [s for s in final["segments"] if s["translated"]]
 
 
 def test_same_language_is_returned_unchanged_without_calling_the_model(serve_fake):
     url, engine = serve_fake(reply=upper_translator)
-    result = post(url, text="Bonjour à tous, la réunion commence à dix heures.", target_language="French",
-                  model="fake").json()
+    result = post(
+        url, text="Bonjour à tous, la réunion commence à dix heures.", target_language="French", model="fake"
+    ).json()
     assert result["source_language"] == "fr" and result["text"] == "Bonjour à tous, la réunion commence à dix heures."
     assert engine.requests == [] and result["usage"]["calls"] == 0
 
 
 def test_language_names_are_accepted(serve_fake):
     url, _ = serve_fake(reply=upper_translator)
-    result = post(url, text="Good morning everyone, the meeting starts at ten.", target_language="japonais",
-                  source_language="English", model="fake").json()
+    result = post(
+        url,
+        text="Good morning everyone, the meeting starts at ten.",
+        target_language="japonais",
+        source_language="English",
+        model="fake",
+    ).json()
     assert (result["source_language"], result["target_language"]) == ("en", "ja")
 
 
@@ -166,12 +190,16 @@ def test_language_names_are_accepted(serve_fake):
     [
         ({"text": "  \n ", "target_language": "fr"}, "text", "empty"),
         ({"text": "Hello there my friend", "target_language": "klingon"}, "target_language", "Valid codes: aa, ab"),
-        ({"text": "Hello there my friend", "target_language": "fr", "source_language": "xx"}, "source_language",
-         "unknown language 'xx'"),
+        (
+            {"text": "Hello there my friend", "target_language": "fr", "source_language": "xx"},
+            "source_language",
+            "unknown language 'xx'",
+        ),
         ({"text": "12345 67890 !!", "target_language": "fr"}, "source_language", "could not tell"),
         ({"text": "Hello there my friend", "target_language": "fr", "to": "de"}, "to", "Extra inputs"),
         ({"text": "Hello there my friend", "target_language": "fr", "glossary": {"x": " "}}, "glossary", "empty"),
         ({"target_language": "fr"}, "text", "Field required"),
+        ({"text": "word " * 400_001, "target_language": "fr"}, "text", "text is too long: 2000005 characters"),
     ],
 )
 def test_bad_requests_get_openai_errors(serve_fake, body, param, words):

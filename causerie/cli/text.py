@@ -41,6 +41,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as
 def read_document(source: str) -> str:
     """The text of FILE (or stdin for '-'): UTF-8 only, with a one-line error for anything else."""
     name = "stdin" if source == "-" else source
+    if source == "-" and sys.stdin.isatty():
+        raise InvalidRequest("no input: give a FILE, or pipe the text in")
     try:
         data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
     except OSError as exc:
@@ -73,15 +75,19 @@ def _request(schema: type[BaseModel], **fields: Any) -> Any:
         raise InvalidRequest(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
 
-def _events(backend: Backend, path: str, request: BaseModel, job: Callable[[EnginePool], AsyncIterator[Any]]) -> Iterator[Any]:
+def _events(
+    backend: Backend, path: str, request: BaseModel, job: Callable[[EnginePool], AsyncIterator[Any]]
+) -> Iterator[Any]:
     """Progress events then the result, from the services in-process or from the server."""
     if isinstance(backend, LocalBackend):
         yield from backend.iterate(job)
         return
     assert isinstance(backend, RemoteBackend)
     kinds: dict[str, type[BaseModel]] = {
-        "translation.progress": TranslateProgress, "translation": Translation,
-        "summary.progress": SummarizeProgress, "summary": Summary,
+        "translation.progress": TranslateProgress,
+        "translation": Translation,
+        "summary.progress": SummarizeProgress,
+        "summary": Summary,
     }
     for event in backend.stream_events(path, request.model_dump(exclude_none=True)):
         yield kinds[event["object"]].model_validate(event)
@@ -90,14 +96,22 @@ def _events(backend: Backend, path: str, request: BaseModel, job: Callable[[Engi
 def _with_progress(events: Iterator[Any], label: str) -> Any:
     """Show a progress bar on stderr while the events arrive; return the last event (the result)."""
     result = None
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, transient=True) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as progress:
         task = progress.add_task(label, total=None)
         for event in events:
             if isinstance(event, TranslateProgress):
                 progress.update(task, completed=event.done, total=event.total)
             elif isinstance(event, SummarizeProgress):
-                stage = {"map": "reading", "reduce": f"condensing (round {event.level})", "final": "writing"}[event.stage]
+                stage = {"map": "reading", "reduce": f"condensing (round {event.level})", "final": "writing"}[
+                    event.stage
+                ]
                 progress.update(task, description=f"{label}: {stage}", completed=event.done, total=event.total)
             result = event
     return result
@@ -115,13 +129,21 @@ def _glossary(entries: list[str]) -> dict[str, str]:
 
 def translate(
     source: InputArg = "-",
-    to: Annotated[str | None, typer.Option("--to", "-t", help="Target language: code or name (default: your locale's).")] = None,
+    to: Annotated[
+        str | None, typer.Option("--to", "-t", help="Target language: code or name (default: your locale's).")
+    ] = None,
     from_: Annotated[str | None, typer.Option("--from", "-f", help="Source language (default: detected).")] = None,
     fmt: Annotated[str, typer.Option("--format", help="auto, text, markdown or html.")] = "auto",
     formality: Annotated[str | None, typer.Option(help="formal or informal (vous/tu, keigo/plain form).")] = None,
-    glossary: Annotated[list[str] | None, typer.Option("--glossary", "-g", metavar="TERM=TRANSLATION",
-                                                       help="A required translation; repeat for several.")] = None,
-    side_by_side: Annotated[bool, typer.Option("--side-by-side", help="Show source and translation segment by segment.")] = False,
+    glossary: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--glossary", "-g", metavar="TERM=TRANSLATION", help="A required translation; repeat for several."
+        ),
+    ] = None,
+    side_by_side: Annotated[
+        bool, typer.Option("--side-by-side", help="Show source and translation segment by segment.")
+    ] = False,
     as_json: JsonOpt = False,
     model: ModelOpt = None,
     server: ServerOpt = None,
@@ -130,8 +152,14 @@ def translate(
     """Translate a text, Markdown or HTML document; code, URLs, tags and placeholders are kept as they are."""
     with _backend(server, api_key) as backend:
         request: TranslateRequest = _request(
-            TranslateRequest, text=read_document(source), target_language=to or default_target(),
-            source_language=from_, format=fmt, formality=formality, glossary=_glossary(glossary or []), model=model,
+            TranslateRequest,
+            text=read_document(source),
+            target_language=to or default_target(),
+            source_language=from_,
+            format=fmt,
+            formality=formality,
+            glossary=_glossary(glossary or []),
+            model=model,
         )
 
         async def job(pool: EnginePool) -> AsyncIterator[Any]:
@@ -157,13 +185,17 @@ def translate(
         problems = [f"lost {piece!r}" for piece in segment.missing]
         problems += [f"'{g.source}' not translated as '{g.target}'" for g in segment.glossary if not g.found]
         if problems:
-            err_console.print(f"[yellow]Segment {segment.index}:[/yellow] {escape('; '.join(problems))}", soft_wrap=True)
+            err_console.print(
+                f"[yellow]Segment {segment.index}:[/yellow] {escape('; '.join(problems))}", soft_wrap=True
+            )
 
 
 def summarize(
     source: InputArg = "-",
     length: Annotated[str, typer.Option("--length", "-l", help="short, medium or long.")] = "medium",
-    lang: Annotated[str | None, typer.Option("--lang", help="Language of the summary (default: the document's).")] = None,
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Language of the summary (default: the document's).")
+    ] = None,
     as_json: JsonOpt = False,
     model: ModelOpt = None,
     server: ServerOpt = None,
@@ -186,6 +218,6 @@ def summarize(
         return
     typer.echo(result.summary)
     how = "one pass" if result.chunks == 1 else f"{result.chunks} chunks, {result.levels} reduce round(s)"
-    err_console.print(f"[dim]{how}; language {result.language or 'unknown'}"
-                      f"{' (translated)' if result.translated else ''}[/dim]")
-
+    err_console.print(
+        f"[dim]{how}; language {result.language or 'unknown'}{' (translated)' if result.translated else ''}[/dim]"
+    )

@@ -34,7 +34,7 @@ from causerie.services.chat_format import (
 )
 from causerie.protocol.text import TranslateRequest
 from causerie.services.consistency import LanguagePlan, plan_for
-from causerie.services.language import detect
+from causerie.services.language import detect, detect_language
 from causerie.services.engines import EnginePool
 from causerie.services.sampling import check_capabilities, check_context, logprobs_out, sampling_params, usage
 from causerie.services.structured import response_format_grammar, tool_call_grammar
@@ -137,17 +137,21 @@ class ChatService:
         return replace(retry, language=prepared.language)
 
     async def _translate(self, text: str, prepared: PreparedChat, tally: _Tally) -> str:
+        """``text`` translated into the user's language (code, URLs and markup kept)."""
         assert prepared.language is not None
+        source = detect_language(text)
+        if source is None:  # nothing left to tell the language by: keep the reply as it is
+            return text
         result = await TranslationService(self.pool).translate(
-            TranslateRequest(text=text, target_language=prepared.language.expected, model=prepared.model_id)
+            TranslateRequest(
+                text=text, source_language=source, target_language=prepared.language.expected, model=prepared.model_id
+            )
         )
         tally.extra_prompt += result.usage.prompt_tokens
         tally.extra_completion += result.usage.completion_tokens
         return result.text
 
-    async def _complete_choice(
-        self, prepared: PreparedChat, index: int, tally: _Tally
-    ) -> tuple[ChatChoice, GenerationFinish]:
+    async def _complete_choice(self, prepared: PreparedChat, index: int, tally: _Tally) -> ChatChoice:
         state = _ChoiceState(prepared)
         logprobs: list[TokenLogprobOut] = []
         finish: GenerationFinish | None = None
@@ -160,25 +164,24 @@ class ChatService:
         assert finish is not None  # the engine contract ends every generation with one
         tally.finishes.append(finish)
         _, calls, reason = state.finish(finish.reason)
-        choice = ChatChoice(
+        return ChatChoice(
             index=index,
             message=AssistantMessage(content=state.content or (None if calls else ""), tool_calls=calls or None),
             finish_reason=reason,  # type: ignore[arg-type]
             logprobs=ChoiceLogprobs(content=logprobs) if prepared.request.logprobs else None,
         )
-        return choice, finish
 
     async def complete(self, prepared: PreparedChat) -> ChatCompletion:
         choices: list[ChatChoice] = []
         tally = _Tally(prepared)
         plan = prepared.language
         for index in range(prepared.request.n):
-            choice, _ = await self._complete_choice(prepared, index, tally)
+            choice = await self._complete_choice(prepared, index, tally)
             if plan is not None and not tally.judge(plan, choice.message.content or ""):
                 tally.correct("retried")
                 retry = await self._retry(prepared)
                 tally.extra_prompt += retry.prompt_tokens
-                choice, _ = await self._complete_choice(retry, index, tally)
+                choice = await self._complete_choice(retry, index, tally)
                 if not tally.judge(plan, choice.message.content or ""):
                     tally.correct("translated")
                     choice.message.content = await self._translate(choice.message.content or "", prepared, tally)

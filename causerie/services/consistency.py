@@ -13,7 +13,8 @@ Streaming: text cannot be taken back once sent, so the start of each streamed re
 its language can be told (``HOLD_LETTERS`` letters of prose, or ``HOLD_CHARS`` characters, or the
 end of the reply). A wrong start is dropped and the reply restarts with the firmer instruction;
 if the retry also starts wrong, the rest of it is collected, translated and sent as one piece.
-The final chunk (the one with ``finish_reason``) carries the ``causerie`` report. The cost when
+The final chunk (the one with ``finish_reason``) carries the ``causerie`` report; ``usage`` counts
+the retry's prompt and any translation, but not the dropped start, which is cut off unfinished. The cost when
 the language is right: two fastText predictions and a delay of about one short sentence before
 the first streamed token.
 """
@@ -72,5 +73,7 @@ def plan_for(request: ChatCompletionRequest) -> LanguagePlan | None:
     found = detect(users[-1].text())
     if found is None:
         return None
-    instructions = " ".join(m.text() for m in request.messages if m.role in ("system", "developer")) + " " + users[-1].text()
+    instructions = (
+        " ".join(m.text() for m in request.messages if m.role in ("system", "developer")) + " " + users[-1].text()
+    )
     return LanguagePlan(found.language, frozenset({found.language, *mentioned_languages(instructions)}))

@@ -153,14 +153,39 @@ def resolve_language(value: str, *, param: str) -> str:
     )
 
 
+_UNSPACED_SCRIPTS = ("CJK", "HIRAGANA", "KATAKANA", "THAI", "LAO", "KHMER", "MYANMAR", "TIBETAN")
+
+
+def _unspaced(name: str) -> bool:
+    """Whether ``name`` is written in a script without spaces between words (matched as a substring)."""
+    return any(unicodedata.name(ch, "").startswith(_UNSPACED_SCRIPTS) for ch in name)
+
+
 @lru_cache(maxsize=1)
-def _name_pattern() -> re.Pattern[str]:
-    """One alternation of every name (longest first), whole words for alphabetic scripts."""
-    names = sorted((name for name in _names() if len(name) >= 3), key=len, reverse=True)
-    return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" if n.isascii() else re.escape(n) for n in names))
+def _name_index() -> tuple[dict[str, list[tuple[tuple[str, ...], str]]], dict[str, str]]:
+    """(first word -> [(all words of a name, code)], unspaced name -> code) over names of 3+ characters."""
+    by_word: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    unspaced: dict[str, str] = {}
+    for name, code in _names().items():
+        if len(name) < 3:
+            continue
+        if _unspaced(name):
+            unspaced[name] = code
+        else:
+            words = tuple(re.findall(r"\w+", name))
+            if words:
+                by_word.setdefault(words[0], []).append((words, code))
+    return by_word, unspaced
 
 
 def mentioned_languages(text: str) -> set[str]:
     """Codes of the languages ``text`` names (``"Traduis en japonais"`` -> ``{"ja"}``)."""
-    names = _names()
-    return {names[match.group(0)] for match in _name_pattern().finditer(_fold(text))}
+    folded = _fold(text)
+    by_word, unspaced = _name_index()
+    words = re.findall(r"\w+", folded)
+    found = {code for name, code in unspaced.items() if name in folded}
+    for i, word in enumerate(words):
+        for name_words, code in by_word.get(word, ()):
+            if tuple(words[i : i + len(name_words)]) == name_words:
+                found.add(code)
+    return found

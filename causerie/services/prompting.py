@@ -53,7 +53,14 @@ class Prompter:
         return _Rendered(rendered.text, rendered.stop, self.engine.count_tokens(rendered.text, add_bos=True))
 
     async def reply(
-        self, system: str, user: str, *, max_tokens: int, usage: TextUsage, param: str = "text", temperature: float = 0.0
+        self,
+        system: str,
+        user: str,
+        *,
+        max_tokens: int,
+        usage: TextUsage,
+        param: str = "text",
+        temperature: float = 0.0,
     ) -> Reply:
         """The model's answer to ``user`` under ``system``; the cost is added to ``usage``."""
         rendered = self._render(system, user)

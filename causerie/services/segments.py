@@ -27,7 +27,7 @@ _PLACEHOLDER = (
     r"|%(?:\(\w+\)|\d+\$)?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]"
 )
 _INLINE_CODE = r"`[^`\n]+`"
-_MD_EMPHASIS = r"\*\*|__|~~"
+_MD_EMPHASIS = r"\*\*|__|~~|(?<!\\)\|"  # bold, strike-through, table cell borders
 _TAG = r"<!--.*?-->|</?[A-Za-z][^<>]*>"
 _ENTITY = r"&(?:[A-Za-z]+|#\d+|#x[0-9A-Fa-f]+);"
 _MD_LINK_TARGET = r"!?\[(?=[^\]\n]*\]\()|\]\([^)\s]*(?:\s+\"[^\"]*\")?\)|^\[[^\]]+\]:\s*\S+.*$"
@@ -69,6 +69,10 @@ class Segment:
     def source(self) -> str:
         """The original text of the segment (markers restored), without prefix and suffix."""
         return unmask(self.text, self.pieces)[0]
+
+    def whole(self, text: str) -> str:
+        """``text`` (this segment's source or translation) between the segment's prefix and suffix."""
+        return self.prefix + text + self.suffix
 
 
 def detect_format(text: str) -> Format:
@@ -144,7 +148,8 @@ def _lines(paragraph: str, fmt: Format) -> list[tuple[str, str]]:
     if fmt != "markdown":
         return [("", paragraph)]
     lines = paragraph.split("\n")
-    if len(lines) > 1 and any(_MD_PREFIX.match(line).group(0).strip() for line in lines):  # type: ignore[union-attr]
+    is_table = all(line.lstrip().startswith("|") for line in lines if line.strip())
+    if len(lines) > 1 and (is_table or any(_MD_PREFIX.match(line).group(0).strip() for line in lines)):  # type: ignore[union-attr]
         units = []
         for i, line in enumerate(lines):
             prefix = ("\n" if i else "") + _MD_PREFIX.match(line).group(0)  # type: ignore[union-attr]
@@ -235,8 +240,3 @@ def _units(prefix: str, body: str, fmt: Format, budget: int, count: Callable[[st
         else:
             units.append(Segment("", False, unit_prefix + unmask(local_text, local_pieces)[0] + unit_suffix))
     return units
-
-
-def join(segments: list[Segment], translations: list[str]) -> str:
-    """The document again, with each segment's text replaced by ``translations[i]``."""
-    return "".join(s.prefix + t + s.suffix for s, t in zip(segments, translations, strict=True))

@@ -14,7 +14,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from causerie.errors import InvalidRequest
-from causerie.protocol.text import SummarizeProgress, SummarizeRequest, Summary, SummaryLength, TextUsage, TranslateRequest
+from causerie.protocol.text import (
+    SummarizeProgress,
+    SummarizeRequest,
+    Summary,
+    SummaryLength,
+    TextUsage,
+    TranslateRequest,
+)
 from causerie.services.engines import EnginePool
 from causerie.services.language import detect, detect_language, language_name
 from causerie.services.prompting import Prompter
@@ -35,7 +42,7 @@ MAX_LEVELS = 12
 
 def chunks_of(text: str, budget: int, count: Callable[[str], int]) -> list[str]:
     """``text`` cut into as few pieces of at most ``budget`` tokens as whole paragraphs (or sentences) allow."""
-    pieces = [s.prefix + s.source + s.suffix for s in segment(text, "text", budget=budget, count=count)]
+    pieces = [s.whole(s.source) for s in segment(text, "text", budget=budget, count=count)]
     chunks: list[str] = []
     current = ""
     for piece in pieces:
@@ -98,12 +105,16 @@ class SummarizationService:
             partials: list[str] = []
             stage = "map" if level == 0 else "reduce"
             for done, part in enumerate(parts, 1):
-                reply = await prompter.reply(self._partial_system(language), part, max_tokens=partial_tokens, usage=usage)
+                reply = await prompter.reply(
+                    self._partial_system(language), part, max_tokens=partial_tokens, usage=usage
+                )
                 partials.append(reply.text)
                 yield SummarizeProgress(stage=stage, level=level, done=done, total=len(parts))
             text, level = "\n\n".join(p for p in partials if p), level + 1
 
-        system = f"Summarize the text the user sends {instruction}, {_in_language(language)}. Reply with the summary only."
+        system = (
+            f"Summarize the text the user sends {instruction}, {_in_language(language)}. Reply with the summary only."
+        )
         reply = await prompter.reply(system, text, max_tokens=final_tokens, usage=usage)
         yield SummarizeProgress(stage="final", level=level, done=1, total=1)
         summary, translated = reply.text, False
@@ -111,7 +122,10 @@ class SummarizationService:
         if language and written_in and written_in != language:
             translation = await TranslationService(self.pool).translate(
                 TranslateRequest(
-                    text=summary, source_language=written_in, target_language=language, format="text",
+                    text=summary,
+                    source_language=written_in,
+                    target_language=language,
+                    format="text",
                     model=prompter.model_id,
                 )
             )

@@ -111,18 +111,15 @@ class TranslationService:
         ]
         for done, index in enumerate(todo, 1):
             results[index] = await self._segment(prompter, index, segments[index], request, source, usage)
-            yield TranslateProgress(done=done, total=len(todo), segment=results[index])
-        full = [s.prefix + r.translation + s.suffix for s, r in zip(segments, results, strict=True)]
+            yield TranslateProgress(done=done, total=len(todo), segment=_whole(segments[index], results[index]))
+        whole = [_whole(s, r) for s, r in zip(segments, results, strict=True)]
         yield Translation(
             model=prompter.model_id,
             source_language=source,
             target_language=request.target_language,
             format=job.format,
-            text="".join(full),
-            segments=[
-                r.model_copy(update={"source": s.prefix + r.source + s.suffix, "translation": f})
-                for s, r, f in zip(segments, results, full, strict=True)
-            ],
+            text="".join(r.translation for r in whole),
+            segments=whole,
             usage=usage,
         )
 
@@ -183,8 +180,13 @@ class TranslationService:
             translation, missing = unmask(text, seg.pieces)
             checks = check_glossary(translation, entries)
             result = TranslatedSegment(
-                index=index, source=original, translation=translation, translated=True,
-                glossary=checks, missing=missing, attempts=attempt,
+                index=index,
+                source=original,
+                translation=translation,
+                translated=True,
+                glossary=checks,
+                missing=missing,
+                attempts=attempt,
             )
             problems = len(missing) + sum(not c.found for c in checks) + (not has_prose(text))
             if best is None or problems < best_problems:  # keep the attempt with the fewest problems
@@ -197,6 +199,11 @@ class TranslationService:
         return best.model_copy(update={"attempts": attempt})
 
 
+def _whole(seg: Segment, result: TranslatedSegment) -> TranslatedSegment:
+    """``result`` with the segment's layout (Markdown markers, surrounding markup) on both sides."""
+    return result.model_copy(update={"source": seg.whole(result.source), "translation": seg.whole(result.translation)})
+
+
 def _retry_note(missing: list[str], checks: list[GlossaryCheck], pieces: list[str]) -> str:
     notes = []
     if missing:
@@ -204,6 +211,9 @@ def _retry_note(missing: list[str], checks: list[GlossaryCheck], pieces: list[st
         notes.append(f"Your previous translation lost these markers, include them: {numbers}.")
     wrong = [c for c in checks if not c.found]
     if wrong:
-        notes.append("Your previous translation did not use the required terms: "
-                     + "; ".join(f"“{c.source}” must be “{c.target}”" for c in wrong) + ".")
+        notes.append(
+            "Your previous translation did not use the required terms: "
+            + "; ".join(f"“{c.source}” must be “{c.target}”" for c in wrong)
+            + "."
+        )
     return " ".join(notes) or "Translate the whole text, keeping its meaning."
