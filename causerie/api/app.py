@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from causerie import __version__
 from causerie.api.errors import install_error_handlers
+from causerie.api.localize import router as localize_router
 from causerie.api.routes import router
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(router)
+    app.include_router(localize_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

@@ -20,6 +20,7 @@ from rich.table import Table
 from causerie import __version__
 from causerie.cli.backend import Backend, BackendError, ModelRow, open_backend
 from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
+from causerie.cli.localize import localize
 from causerie.config import Settings
 from causerie.errors import CauserieError
 from causerie.models.registry import ModelRegistry
@@ -302,3 +303,6 @@ def models(
             console.print("[dim]* default model[/dim]")
     for model_id, problem in problems.items():
         err_console.print(f"[yellow]Unavailable:[/yellow] {escape(model_id)}: {escape(problem)}", soft_wrap=True)
+
+
+app.command()(localize)

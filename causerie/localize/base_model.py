@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from causerie.config import Settings
 from causerie.errors import CauserieError
 from causerie.localize.errors import LocalizeError
 
 if TYPE_CHECKING:
+    from causerie.models.registry import ModelRegistry
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
@@ -44,9 +44,9 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def resolve_base(name: str, settings: Settings) -> tuple[str, Path]:
-    """(id, path) of the base: a registry id first, then a path to a GGUF file or a Hugging Face folder."""
-    from causerie.models.registry import ModelRegistry, model_id_from_filename
+def resolve_base(name: str, registry: ModelRegistry) -> tuple[str, Path]:
+    """(id, path) of the base: a path to a Hugging Face folder or a GGUF file, else a registered model id."""
+    from causerie.models.registry import model_id_from_filename
 
     path = Path(name).expanduser()
     if path.is_dir():
@@ -58,7 +58,7 @@ def resolve_base(name: str, settings: Settings) -> tuple[str, Path]:
             raise LocalizeError(f"{path} is neither a .gguf file nor a model folder", param="base_model")
         return model_id_from_filename(path.name), path
     try:
-        spec = ModelRegistry.discover(settings).get(name)
+        spec = registry.get(name)
     except CauserieError as exc:
         raise LocalizeError(f"unknown base model '{name}': {exc.message}", param="base_model") from None
     if spec.path is None:
@@ -66,9 +66,9 @@ def resolve_base(name: str, settings: Settings) -> tuple[str, Path]:
     return spec.id, spec.path
 
 
-def prepare_base(name: str, settings: Settings, cache_dir: Path) -> BaseWeights:
+def prepare_base(name: str, registry: ModelRegistry, cache_dir: Path) -> BaseWeights:
     """Resolve ``name`` and make sure a trainable Hugging Face folder of it exists (converted once, cached)."""
-    model_id, path = resolve_base(name, settings)
+    model_id, path = resolve_base(name, registry)
     if path.is_dir():
         return BaseWeights(id=model_id, folder=path, source=path, sha256=None)
     sha256 = _file_sha256(path)

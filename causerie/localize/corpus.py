@@ -152,8 +152,7 @@ def passages_of(text: str, max_chars: int) -> list[str]:
     pieces: list[str] = []
     for paragraph in (p.strip() for p in text.split("\n\n")):
         while len(paragraph) > max_chars:
-            cut = max(paragraph.rfind(mark, 0, max_chars) for mark in (". ", "。", "\n", " "))
-            cut = cut + 1 if cut > max_chars // 3 else max_chars
+            cut = _cut(paragraph, max_chars)
             pieces.append(paragraph[:cut].strip())
             paragraph = paragraph[cut:].strip()
         if paragraph:
@@ -165,6 +164,15 @@ def passages_of(text: str, max_chars: int) -> list[str]:
         else:
             merged.append(piece)
     return merged
+
+
+def _cut(text: str, max_chars: int) -> int:
+    """Where to cut ``text`` before ``max_chars``: after a sentence end, else a line break or space, else hard."""
+    for marks in ((". ", "! ", "? ", "。", "！", "？"), ("\n",), (" ",)):
+        end = max(text.rfind(mark, 0, max_chars - 1) for mark in marks)
+        if end > max_chars // 3:
+            return end + 1
+    return max_chars
 
 
 def _shingles(text: str, size: int = 5) -> set[bytes]:

@@ -31,6 +31,7 @@ from causerie.localize.prompts import EVAL_PROMPTS, prompts_for
 from causerie.localize.tokens import extend_tokenizer, learn_tokens, tokens_per_kchar
 from causerie.localize.train import TrainResult, attach_lora, train
 from causerie.models.localized import ModelCardFile, localized_dir, write_card
+from causerie.models.registry import ModelRegistry
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -131,19 +132,21 @@ def run_localize(
     options: LocalizeOptions,
     settings: Settings,
     *,
+    registry: ModelRegistry | None = None,
     progress: ProgressSink = no_progress,
     restart: bool = False,
 ) -> LocalizeResult:
-    """Run the whole pipeline; raise ``LocalizeError`` on bad input. Resumes an interrupted run of the same options."""
-    from causerie.models.registry import ModelRegistry
+    """Run the whole pipeline; raise ``LocalizeError`` on bad input. Resumes an interrupted run of the same options.
 
+    ``registry`` (default: discovered from ``settings``) resolves the base model and the taken ids.
+    """
+    registry = registry or ModelRegistry.discover(settings)
     progress("corpus", 0, 1)
     corpus = read_corpus(options.corpus, options.corpus_options())
     progress("corpus", 1, 1)
     english = _english(options)
-    base = prepare_base(options.base_model, settings, settings.data_dir / "localize" / "base-cache")
+    base = prepare_base(options.base_model, registry, settings.data_dir / "localize" / "base-cache")
     model_id = model_id_for(options, base.id)
-    registry = ModelRegistry.discover(settings)
     if model_id in {spec.id for spec in registry.list()} or model_id in registry.problems:
         raise LocalizeError(f"a model named '{model_id}' already exists; choose another name", param="name")
     work = work_dir_for(settings, model_id)

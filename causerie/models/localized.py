@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from causerie.config import Settings
 from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
@@ -43,6 +43,22 @@ def read_card(folder: Path) -> ModelCardFile:
     return ModelCardFile.model_validate_json((folder / CARD_FILE).read_text(encoding="utf-8"))
 
 
+def spec_from_folder(folder: Path) -> ModelSpec:
+    """The registry entry for one localized model folder; raises ``InvalidModelFile``, ``OSError`` or ``ValueError``."""
+    card = read_card(folder)
+    path = folder / card.gguf
+    info = read_gguf_info(path)
+    return ModelSpec(
+        id=card.id,
+        path=path,
+        source="localized",
+        created=card.created,
+        description=card.description,
+        context_length=info.context_length,
+        language=card.language,
+    )
+
+
 def localized_specs(settings: Settings) -> tuple[list[ModelSpec], dict[str, str]]:
     """A spec per valid localized model folder (sorted by name), and a problem per broken one."""
     root = localized_dir(settings)
@@ -52,26 +68,11 @@ def localized_specs(settings: Settings) -> tuple[list[ModelSpec], dict[str, str]
         return specs, problems
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
-            card = read_card(folder)
-            path = folder / card.gguf
-            info = read_gguf_info(path)
-        except (OSError, ValueError, ValidationError) as exc:
-            problems[folder.name] = f"the localized model in {folder} has no valid {CARD_FILE}: {exc}"
-            continue
+            specs.append(spec_from_folder(folder))
         except InvalidModelFile as exc:
             problems[folder.name] = exc.message
-            continue
-        specs.append(
-            ModelSpec(
-                id=card.id,
-                path=path,
-                source="localized",
-                created=card.created,
-                description=card.description,
-                context_length=info.context_length,
-                language=card.language,
-            )
-        )
+        except (OSError, ValueError) as exc:
+            problems[folder.name] = f"the localized model in {folder} has no valid {CARD_FILE}: {exc}"
     return specs, problems
 
 
