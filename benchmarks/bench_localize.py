@@ -80,7 +80,9 @@ def japanese_tokens(corpus: Path, count: int) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=8.0, help="training time budget")
-    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--eval-chars", type=int, default=12000)
     parser.add_argument("--ja-tokens", type=int, default=4000)
     parser.add_argument("--data-dir", type=Path, default=None, help="default: a temporary folder")
     args = parser.parse_args()
@@ -99,8 +101,8 @@ def main() -> None:
             corpus=french,
             language="fr",
             base_model="smollm2-135m-instruct",
-            train=TrainOptions(max_steps=args.steps, max_minutes=args.minutes, batch_size=4, seq_len=256, learning_rate=5e-4, save_every=10, chat_fraction=0.4),
-            eval=EvalOptions(english_text=english_text(Path(temp)), max_eval_chars=20000),
+            train=TrainOptions(max_steps=args.steps, max_minutes=args.minutes, batch_size=4, seq_len=256, learning_rate=args.lr, save_every=5, chat_fraction=0.3),
+            eval=EvalOptions(english_text=english_text(Path(temp)), max_eval_chars=args.eval_chars),
         )
         last = [0.0]
 

@@ -112,6 +112,16 @@ def _ids(encoded: Any) -> list[int]:
     return [int(i) for i in encoded["input_ids"]]
 
 
+def _clip(tokenizer: PreTrainedTokenizerBase, text: str, tokens: int) -> str:
+    """``text`` cut to about ``tokens`` tokens, at a space when there is one, so a task fits a training window."""
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    if len(ids) <= tokens:
+        return text
+    head = tokenizer.decode(ids[:tokens])
+    space = head.rfind(" ")
+    return head[:space] if space > len(head) // 2 else head
+
+
 def build_mix(
     tokenizer: PreTrainedTokenizerBase,
     train: Sequence[Passage],
@@ -124,7 +134,8 @@ def build_mix(
 ) -> list[Example]:
     """Raw windows plus chat examples (replay first, then corpus tasks) up to ``chat_fraction`` of the mix, shuffled."""
     text = pack_text(tokenizer, [p.text for p in train], seq_len)
-    chats = [e for e in (encode_chat(tokenizer, c, seq_len) for c in [*replay, *corpus_tasks(train, language, seed)]) if e]
+    clipped = [p.model_copy(update={"text": _clip(tokenizer, p.text, seq_len * 2 // 3)}) for p in train]
+    chats = [e for e in (encode_chat(tokenizer, c, seq_len) for c in [*replay, *corpus_tasks(clipped, language, seed)]) if e]
     wanted = round(len(text) * chat_fraction / (1 - chat_fraction)) if chat_fraction < 1 else len(chats)
     wanted = max(wanted, len([c for c in chats if c.kind == "replay"])) if chat_fraction > 0 else 0
     mix = text + chats[:wanted]
