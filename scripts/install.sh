@@ -26,5 +26,12 @@ fi
 
 extras=""
 [ "${1:-}" = "--test" ] && extras="[test]"
+[ "${1:-}" = "--localize" ] && extras="[localize]"
+# The localize extra needs torch: install the CPU build explicitly first (left to the resolver, a
+# dependency could pull a CUDA build of several GB).
+if [ -n "$extras" ]; then .venv/bin/python -m pip install -q "torch==2.13.0"; fi
 .venv/bin/python -m pip install -q -e ".$extras"
+if [ -n "$extras" ]; then  # llama.cpp's GGUF converter (llama-cpp-python sdist), fetched once into ~/.cache/causerie
+  .venv/bin/python -c "from causerie.localize.export import converter_dir; converter_dir()"
+fi
 echo "Causerie installed in .venv" >&2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 
 from causerie.config import Settings
 from causerie.localize.options import EvalOptions, GateThresholds, LocalizeOptions, TrainOptions
-from causerie.models.localized import localized_dir, localized_specs, read_card
+from causerie.models.localized import localized_dir, read_card
 from causerie.models.registry import ModelRegistry
 from localize_fixtures import make_tiny_model, write_french_corpus
 
@@ -41,44 +42,64 @@ def _options(corpus: Path, tiny: Path, **changes) -> LocalizeOptions:
     return LocalizeOptions(**{**base, **changes})
 
 
-def test_pipeline_promotes_a_model_that_passes_the_gate(tmp_path: Path, corpus: Path, tiny: Path) -> None:
+def test_localize_job_promotes_registers_and_serves_the_model(tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Through the API: job with progress, gate passed, GGUF served by llama.cpp, listed, and chosen by model=auto."""
+    import httpx
     from llama_cpp import Llama
     from transformers import AutoTokenizer
 
-    from causerie.localize.pipeline import run_localize
+    from causerie.engine.fake import FakeEngine
+    from conftest import fake_spec, live_server
 
     settings = Settings(data_dir=tmp_path / "data")
-    stages: list[str] = []
-    result = run_localize(_options(corpus, tiny), settings, registry=ModelRegistry(), progress=lambda s, c, t, **m: stages.append(s))
-    assert result.promoted and result.report.passed
-    assert stages.index("corpus") < stages.index("train") < stages.index("evaluate localized") < stages.index("export")
-    base, loc = result.report.base, result.report.localized
-    assert loc.target_ppl < 0.99 * base.target_ppl, "training lowered held-out perplexity"
-    assert result.train.steps == 8 and result.train.losses[-1] < result.train.losses[0]
+    body = json.loads(_options(corpus, tiny).model_dump_json())
+    with live_server(settings, ModelRegistry([fake_spec(FakeEngine("fake"))])) as url:
+        created = httpx.post(f"{url}/v1/localize/jobs", json=body)
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
+        stages: set[str] = set()
+        deadline = time.monotonic() + 900
+        while (job := httpx.get(f"{url}/v1/localize/jobs/{job_id}").json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, job
+            stages.add(job["progress"]["stage"] or "")
+            time.sleep(0.2)
+        assert job["status"] == "succeeded", job["error"]
+        assert "train" in stages and job["progress"]["stage"] == "export"
+        result = job["result"]
+        assert result["promoted"] and result["report"]["passed"]
+        base, loc = result["report"]["base"], result["report"]["localized"]
+        assert loc["target_ppl"] < 0.99 * base["target_ppl"], "training lowered held-out perplexity"
+        assert result["train"]["steps"] == 8 and result["train"]["losses"][-1] < result["train"]["losses"][0]
 
-    folder = Path(result.model_dir)
+        listed = {m["id"]: m for m in httpx.get(f"{url}/v1/models").json()["data"]}
+        assert "tiny-fr" in listed and "localized" in listed["tiny-fr"]["description"]
+        french = {"model": "auto", "max_tokens": 4, "messages": [{"role": "user", "content": "Bonjour, pouvez-vous me raconter une histoire ?"}]}
+        answer = httpx.post(f"{url}/v1/chat/completions", json=french, timeout=120)
+        assert answer.status_code == 200 and answer.json()["model"] == "tiny-fr", answer.text
+        english = {**french, "messages": [{"role": "user", "content": "Hello, could you tell me a story please?"}]}
+        assert httpx.post(f"{url}/v1/chat/completions", json=english, timeout=120).json()["model"] == "fake"
+
+    folder = Path(result["model_dir"])
     card = read_card(folder)
     assert card.id == "tiny-fr" and card.language == "fr" and card.base["id"] == "tiny-llama"
     assert {f["path"] for f in card.corpus["files"]} == {p.name for p in corpus.iterdir()}
     assert all(len(f["sha256"]) == 64 for f in card.corpus["files"])
-    assert card.parameters["train"]["max_steps"] == 8 and card.metrics["target_ppl"]["localized"] == pytest.approx(loc.target_ppl)
+    assert card.parameters["train"]["max_steps"] == 8 and card.metrics["target_ppl"]["localized"] == pytest.approx(loc["target_ppl"])
     assert "PASSED" in (folder / "report.md").read_text()
-    report = json.loads(Path(result.work_dir, "report.json").read_text())
+    report = json.loads(Path(result["work_dir"], "report.json").read_text())
     assert report["passed"] is True and {c["name"] for c in report["checks"]} >= {"target_ppl_ratio", "repetition_delta"}
 
-    specs, problems = localized_specs(settings)
-    assert [s.id for s in specs] == ["tiny-fr"] and not problems
-    registry = ModelRegistry(specs)
-    assert registry.resolve("auto", language="fr").id == "tiny-fr"
+    # Discovered at start-up (what `causerie models` and /v1/models list).
+    monkeypatch.setattr("causerie.models.embedded.embedded_specs", lambda settings: ([], {}))
+    discovered = ModelRegistry.discover(settings)
+    assert [s.id for s in discovered.list()] == ["tiny-fr"] and discovered.resolve("auto", language="fr").id == "tiny-fr"
 
-    # llama.cpp serves the exported GGUF with the same vocabulary as the training tokenizer.
+    # llama.cpp splits text exactly as the training tokenizer did.
     llm = Llama(model_path=str(folder / card.gguf), n_ctx=256, n_threads=2, verbose=False)
     hf = AutoTokenizer.from_pretrained(tiny)
     sentence = "Le facteur répare la vieille horloge."
     assert llm.tokenize(sentence.encode(), add_bos=False) == hf.encode(sentence, add_special_tokens=False)
     assert llm.n_vocab() == len(hf)
-    out = llm.create_completion("Le chat", max_tokens=4, temperature=0)
-    assert out["usage"]["completion_tokens"] >= 1
     llm.close()
 
 
