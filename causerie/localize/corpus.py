@@ -14,7 +14,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Literal
@@ -316,7 +316,3 @@ def _check_usable(root: Path, options: CorpusOptions, records: list[FileRecord],
             f" (at least 2 are needed); dropped: {details}",
             param="corpus",
         )
-
-
-def passage_texts(passages: Iterable[Passage]) -> list[str]:
-    return [p.text for p in passages]

@@ -1,19 +1,21 @@
 """A small local runner for long jobs (localization, and any other long task): status and progress.
 
-Jobs run one at a time (by default) on worker threads; each receives a progress sink that records
-its stage, position, metrics and an ETA. A job's record is also written as JSON under the runner's
-folder after each change, so the state of finished jobs survives a restart of the server (a job
-that was running when the process stopped is marked failed as interrupted).
+Jobs run one at a time (by default) on daemon worker threads, so stopping the server never waits
+for a training run; each job receives a progress sink that records its stage, position, metrics and
+an ETA. A job's record is also written as JSON under the runner's folder after each change, so the
+state of finished jobs survives a restart (a job that was running when the process stopped is
+marked failed as interrupted; a localize job resubmitted with the same options resumes from its
+last checkpoint).
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -62,16 +64,21 @@ class JobRunner:
         self._folder = folder
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="causerie-job")
+        self._queue: queue.Queue[tuple[str, JobFunction] | None] = queue.Queue()
         if folder is not None:
             self._load(folder)
+        self._workers = [
+            threading.Thread(target=self._work, name=f"causerie-job-{n}", daemon=True) for n in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
 
     def submit(self, kind: str, function: JobFunction) -> Job:
         job = Job(id=f"job-{uuid.uuid4().hex[:16]}", kind=kind, created_at=int(time.time()))
         with self._lock:
             self._jobs[job.id] = job
             self._save(job)
-        self._executor.submit(self._run, job.id, function)
+        self._queue.put((job.id, function))
         return job.model_copy(deep=True)
 
     def get(self, job_id: str) -> Job:
@@ -93,7 +100,13 @@ class JobRunner:
         return job
 
     def shutdown(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers once the jobs already queued are done (never waits)."""
+        for _ in self._workers:
+            self._queue.put(None)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            self._run(*item)
 
     def _run(self, job_id: str, function: JobFunction) -> None:
         started = time.monotonic()
