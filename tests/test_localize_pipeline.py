@@ -241,3 +241,26 @@ def test_a_gguf_base_is_loaded_through_a_cached_trainable_folder(tmp_path: Path,
     with torch.no_grad():
         assert torch.allclose(loaded(ids).logits, original(ids).logits, atol=1e-4)
     assert prepare_base(str(gguf_path), ModelRegistry(), tmp_path / "cache").folder == base.folder, "converted once"
+
+
+def test_a_work_folder_resumes_only_with_the_same_options_and_corpus(tmp_path: Path, corpus: Path, tiny: Path) -> None:
+    from causerie.localize.corpus import CorpusOptions, read_corpus
+    from causerie.localize.errors import LocalizeError
+    from causerie.localize.pipeline import _check_work_dir
+
+    options = _options(corpus, tiny)
+    data = read_corpus(corpus, CorpusOptions(language="fr"))
+    work = tmp_path / "work"
+    _check_work_dir(work, options, data, restart=False)
+    (work / "checkpoints").mkdir()
+    longer = options.model_copy(update={"train": options.train.model_copy(update={"max_steps": 80, "max_minutes": 5.0})})
+    _check_work_dir(work, longer, data, restart=False)  # a bigger budget resumes
+    assert (work / "checkpoints").is_dir()
+    other = options.model_copy(update={"train": options.train.model_copy(update={"learning_rate": 0.5})})
+    with pytest.raises(LocalizeError, match="other options or corpus files"):
+        _check_work_dir(work, other, data, restart=False)
+    changed = data.model_copy(update={"report": data.report.model_copy(update={"files": data.report.files[1:]})})
+    with pytest.raises(LocalizeError, match="--restart"):
+        _check_work_dir(work, longer, changed, restart=False)
+    _check_work_dir(work, other, data, restart=True)
+    assert not (work / "checkpoints").exists()

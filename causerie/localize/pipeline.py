@@ -8,6 +8,7 @@ folder is moved into ``<data_dir>/models/localized/`` where the registry discove
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import shutil
@@ -61,23 +62,25 @@ def work_dir_for(settings: Settings, model_id: str) -> Path:
     return settings.data_dir / "localize" / model_id
 
 
-def _check_work_dir(work: Path, options: LocalizeOptions, restart: bool) -> None:
-    """A work folder is resumed only by a run with the same options (budgets may change)."""
+def _check_work_dir(work: Path, options: LocalizeOptions, corpus: Corpus, restart: bool) -> None:
+    """A work folder is resumed only by a run with the same options and corpus files (budgets may change)."""
     saved = work / "options.json"
+    fingerprint = hashlib.sha256("".join(f"{f.path}:{f.sha256}\n" for f in corpus.report.files).encode()).hexdigest()
+    now = {**json.loads(options.model_dump_json()), "corpus_fingerprint": fingerprint}
     if restart:
         shutil.rmtree(work, ignore_errors=True)
     elif saved.is_file():
-        before = json.loads(saved.read_text())
-        now = json.loads(options.model_dump_json())
-        for record in (before, now):
-            for key in _BUDGET_FIELDS:
-                record.get("train", {}).pop(key, None)
-        if before != now:
+        if _without_budgets(json.loads(saved.read_text())) != _without_budgets(now):
             raise LocalizeError(
-                f"{work} holds a run with other options; pass restart (--restart) to start over", param="options"
+                f"{work} holds a run with other options or corpus files; pass restart (--restart) to start over",
+                param="options",
             )
     work.mkdir(parents=True, exist_ok=True)
-    saved.write_text(options.model_dump_json(indent=2) + "\n")
+    saved.write_text(json.dumps(now, indent=2) + "\n")
+
+
+def _without_budgets(record: dict[str, Any]) -> dict[str, Any]:
+    return {**record, "train": {k: v for k, v in record.get("train", {}).items() if k not in _BUDGET_FIELDS}}
 
 
 def _cached(path: Path, compute: Callable[[], Any]) -> Any:
@@ -150,7 +153,7 @@ def run_localize(
     if model_id in {spec.id for spec in registry.list()} or model_id in registry.problems:
         raise LocalizeError(f"a model named '{model_id}' already exists; choose another name", param="name")
     work = work_dir_for(settings, model_id)
-    _check_work_dir(work, options, restart)
+    _check_work_dir(work, options, corpus, restart)
     (work / "corpus.json").write_text(corpus.report.model_dump_json(indent=2) + "\n")
 
     import torch
