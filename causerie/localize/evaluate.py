@@ -7,7 +7,6 @@ target language (share of answers in that language; repetition as repeated n-gra
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
