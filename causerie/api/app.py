@@ -12,6 +12,7 @@ from causerie import __version__
 from causerie.api.code import router as code_router
 from causerie.api.errors import install_error_handlers
 from causerie.api.conversations import router as conversations_router
+from causerie.api.localize import router as localize_router
 from causerie.api.routes import router
 from causerie.api.web import mount_web_ui
 from causerie.api.text import router as text_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     mount_web_ui(app)
     app.include_router(code_router)
     app.include_router(text_router)
+    app.include_router(localize_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

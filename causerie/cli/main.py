@@ -33,6 +33,7 @@ from causerie.cli import code as code_cli
 from causerie.cli import eval as eval_cli
 from causerie.cli import text as text_cli
 from causerie.cli.history import history_app
+from causerie.cli.localize import localize
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 
@@ -260,3 +261,4 @@ app.add_typer(code_cli.app)
 app.command(name="eval")(eval_cli.eval_command)
 app.command()(text_cli.translate)
 app.command()(text_cli.summarize)
+app.command()(localize)

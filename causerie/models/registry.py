@@ -16,7 +16,10 @@ from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
 
 log = logging.getLogger(__name__)
 
-ModelSource = Literal["embedded", "file", "directory", "custom"]
+ModelSource = Literal["embedded", "file", "directory", "custom", "localized"]
+
+AUTO_MODEL = "auto"
+"""The model id that routes each request to the localized model for its language."""
 
 # A final quantization tag: -Q4_K_M, .Q4_1, -q8_0, -IQ4_XS, -F16, -BF16, -fp32 …
 _QUANT_SUFFIX = re.compile(r"[-_. ](?:i?q\d+(?:_[a-z0-9]+)*|b?f(?:16|32)|fp(?:16|32))$", re.IGNORECASE)
@@ -37,6 +40,8 @@ class ModelSpec:
     """Training context from the GGUF metadata."""
     factory: Callable[[Settings], Engine] | None = None
     """Builds a custom engine; None means llama.cpp on ``path``."""
+    language: str | None = None
+    """ISO 639-1 code of the language a localized model was adapted to."""
 
 
 def model_id_from_filename(filename: str) -> str:
@@ -94,6 +99,15 @@ class ModelRegistry:
                 continue
             seen.add(path.resolve())
             registry._add_file(path, source)
+        from causerie.models.localized import localized_specs
+
+        localized, broken = localized_specs(settings)
+        registry._problems.update(broken)
+        for spec in localized:
+            if spec.id in registry._specs:
+                registry._problems[spec.id] = f"the localized model id {spec.id!r} is already taken; not served"
+            else:
+                registry.register(spec)
         for message in registry.problems.values():
             log.warning("%s", message)
         if settings.default_model:
@@ -142,8 +156,19 @@ class ModelRegistry:
         available = ", ".join(self._specs) or "none"
         raise ModelNotFound(f"The model '{model_id}' does not exist; available models: {available}", param="model")
 
-    def resolve(self, model_id: str | None) -> ModelSpec:
-        """``get(model_id)``, or the default model when ``model_id`` is None or empty."""
+    def for_language(self, language: str | None) -> ModelSpec | None:
+        """The most recently created localized model for ``language``, if any."""
+        candidates = [s for s in self._specs.values() if language and s.source == "localized" and s.language == language]
+        return max(candidates, key=lambda s: s.created, default=None)
+
+    def resolve(self, model_id: str | None, *, language: str | None = None) -> ModelSpec:
+        """``get(model_id)``, or the default model when ``model_id`` is None or empty.
+
+        ``auto`` picks the localized model for ``language`` (the detected language of the request),
+        falling back to the default model.
+        """
+        if model_id == AUTO_MODEL and AUTO_MODEL not in self._specs:
+            return self.for_language(language) or self.resolve(None)
         if model_id:
             return self.get(model_id)
         if self._default_id is None:

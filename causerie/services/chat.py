@@ -36,6 +36,8 @@ from causerie.protocol.text import TranslateRequest
 from causerie.services.consistency import LanguagePlan, plan_for
 from causerie.services.language import detect, detect_language
 from causerie.services.engines import EnginePool
+from causerie.services.locales import apply_locale
+from causerie.services.routing import routing_language
 from causerie.services.sampling import check_capabilities, check_context, logprobs_out, sampling_params, usage
 from causerie.services.structured import response_format_grammar, tool_call_grammar
 from causerie.services.translate import TranslationService
@@ -101,12 +103,13 @@ class ChatService:
         )
 
     async def prepare(self, request: ChatCompletionRequest) -> PreparedChat:
-        spec = self.pool.registry.resolve(request.model)
+        spec = self.pool.registry.resolve(request.model, language=routing_language(request))
         engine = await self.pool.get(spec)
         tools = (request.tools or []) if request.tool_choice != "none" else []
         forced = _forced_tools(request, tools)
         formatter = ChatFormatter(engine.chat_template, engine.bos_token, engine.eos_token)
-        rendered = formatter.render(request.messages, tools or None, force_tool_call=bool(forced))
+        messages = apply_locale(request.messages, request.locale or self.pool.settings.default_locale)
+        rendered = formatter.render(messages, tools or None, force_tool_call=bool(forced))
         prompt_tokens = engine.count_tokens(rendered.text, add_bos=True)
         check_context(engine, prompt_tokens, request.completion_limit, param="messages")
         grammar = tool_call_grammar(forced) if forced else response_format_grammar(request.response_format)
