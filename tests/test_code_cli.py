@@ -91,7 +91,7 @@ def test_optimize_in_process_reports_speedup(local, files):
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["fix", "{bin}"], "is binary, not text"),
+        (["fix", "{bin}"], "is a binary file, not text"),
         (["fix", "{missing}"], "cannot read the code file"),
         (["optimize", "{bad}", "-i", "f()"], "code: code does not parse as python"),
         (["optimize", "{good}"], "give tests or inputs"),

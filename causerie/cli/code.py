@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
-from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, _friendly_errors
+from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, _friendly_errors, read_text, validated
 from causerie.errors import InvalidRequest
 from causerie.protocol.code import CodeFixRequest, CodeGenerateRequest, CodeOptimizeRequest
 from causerie.sandbox import Sandbox
@@ -32,32 +32,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as
 LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="Programming language.")]
 
 
-def _read_text(path: Path | None, what: str) -> str | None:
-    """A text file's content (``-``: stdin); a clear error for missing or binary files."""
-    if path is None:
-        return None
-    if str(path) == "-":
-        return sys.stdin.read()
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read the {what} file {path}: {exc.strerror}") from exc
-    if b"\0" in data:
-        raise InvalidRequest(f"the {what} file {path} is binary, not text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"the {what} file {path} is not UTF-8 text") from exc
-
-
-def _validated(model: type[BaseModel], fields: dict[str, Any]) -> BaseModel:
-    """The request, checked here before any model runs (code that does not parse, unknown language…)."""
-    try:
-        return model(**{key: value for key, value in fields.items() if value is not None})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        where = ".".join(map(str, error["loc"]))
-        raise InvalidRequest(f"{where}: {error['msg']}" if where else error["msg"]) from None
+def _optional_text(path: Path | None, what: str) -> str | None:
+    return read_text(path, what) if path is not None else None
 
 
 def _call(backend: Backend, operation: str, request: BaseModel) -> dict[str, Any]:
@@ -121,8 +97,14 @@ def generate(
     """Write code from a description; with --tests, retry until they pass."""
     with _friendly_errors():
         text = sys.stdin.read() if description in (None, "-") else description
-        request = _validated(CodeGenerateRequest, dict(
-            description=text, tests=_read_text(tests, "tests"), max_attempts=attempts, language=language, model=model))
+        request = validated(
+            CodeGenerateRequest,
+            description=text,
+            tests=_optional_text(tests, "tests"),
+            max_attempts=attempts,
+            language=language,
+            model=model,
+        )
     with _backend(server, api_key) as backend:
         result = _call(backend, "generate", request)
     _report(result, as_json)
@@ -142,9 +124,14 @@ def fix(
 ) -> None:
     """Fix code from a failing test or an error message, iterating on what running it shows."""
     with _friendly_errors():
-        request = _validated(CodeFixRequest, dict(
-            code=_read_text(file, "code"), tests=_read_text(tests, "tests"), error=error, max_attempts=attempts,
-            language=language, model=model))
+        request = validated(
+            CodeFixRequest,
+            code=read_text(file, "code"),
+            tests=_optional_text(tests, "tests"),
+            error=error,
+            max_attempts=attempts,
+            language=language, model=model,
+        )
     with _backend(server, api_key) as backend:
         result = _call(backend, "fix", request)
     _report(result, as_json)
@@ -165,9 +152,14 @@ def optimize(
 ) -> None:
     """Make code faster; accepted only if results are equal on every input and the tests pass."""
     with _friendly_errors():
-        request = _validated(CodeOptimizeRequest, dict(
-            code=_read_text(file, "code"), tests=_read_text(tests, "tests"), inputs=inputs or None, repeat=repeat,
-            max_attempts=attempts, language=language, model=model))
+        request = validated(
+            CodeOptimizeRequest,
+            code=read_text(file, "code"),
+            tests=_optional_text(tests, "tests"),
+            inputs=inputs or None,
+            repeat=repeat,
+            max_attempts=attempts, language=language, model=model,
+        )
     with _backend(server, api_key) as backend:
         result = _call(backend, "optimize", request)
     _report(result, as_json)

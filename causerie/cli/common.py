@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.markup import escape
 
 from causerie.cli.backend import Backend, BackendError, open_backend
-from causerie.errors import CauserieError
+from causerie.errors import CauserieError, InvalidRequest
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -80,3 +84,33 @@ TemperatureOpt = Annotated[
     typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature, 0 to 2 (0: greedy)."),
 ]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest reply, in tokens.")]
+
+
+def read_text(source: str | Path, what: str = "input") -> str:
+    """The UTF-8 text of a file (``-``: stdin), or one readable error: unreadable, binary, not UTF-8, empty."""
+    name = "stdin" if str(source) == "-" else f"the {what} file {source}"
+    if str(source) == "-" and sys.stdin.isatty():
+        raise InvalidRequest(f"no {what}: give a FILE, or pipe the text in")
+    try:
+        data = sys.stdin.buffer.read() if str(source) == "-" else Path(source).read_bytes()
+    except OSError as exc:
+        raise InvalidRequest(f"cannot read {name}: {exc.strerror or exc}") from exc
+    if b"\x00" in data:
+        raise InvalidRequest(f"{name} is a binary file, not text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest(f"{name} is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
+    if not text.strip():
+        raise InvalidRequest(f"{name} is empty: there is nothing to process")
+    return text
+
+
+def validated(schema: type[RequestT], **fields: Any) -> RequestT:
+    """A request model built from CLI values (None: not given), checked before any model runs."""
+    try:
+        return schema(**{key: value for key, value in fields.items() if value is not None})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"]))
+        raise InvalidRequest(f"invalid {where}: {first['msg']}" if where else first["msg"]) from None

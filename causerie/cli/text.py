@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
-from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, console, err_console
+from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, console, err_console, read_text, validated
 from causerie.errors import InvalidRequest
 from causerie.protocol.text import (
     SummarizeProgress,
@@ -38,26 +38,6 @@ InputArg = Annotated[str, typer.Argument(metavar="[FILE|-]", help="The document;
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
 
 
-def read_document(source: str) -> str:
-    """The text of FILE (or stdin for '-'): UTF-8 only, with a one-line error for anything else."""
-    name = "stdin" if source == "-" else source
-    if source == "-" and sys.stdin.isatty():
-        raise InvalidRequest("no input: give a FILE, or pipe the text in")
-    try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    except OSError as exc:
-        raise InvalidRequest(f"cannot read {name}: {exc.strerror or exc}") from exc
-    if b"\x00" in data:
-        raise InvalidRequest(f"{name} is a binary file, not text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidRequest(f"{name} is not UTF-8 text (undecodable byte at offset {exc.start})") from exc
-    if not text.strip():
-        raise InvalidRequest(f"{name} is empty: there is nothing to process")
-    return text
-
-
 def default_target() -> str:
     """The user's language from the locale (LC_ALL, LC_MESSAGES, LANG); English for C/POSIX or none."""
     for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
@@ -65,14 +45,6 @@ def default_target() -> str:
         if code and code not in ("C", "POSIX"):
             return code
     return "en"
-
-
-def _request(schema: type[BaseModel], **fields: Any) -> Any:
-    try:
-        return schema(**{k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise InvalidRequest(f"invalid {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
 
 def _events(
@@ -151,9 +123,9 @@ def translate(
 ) -> None:
     """Translate a text, Markdown or HTML document; code, URLs, tags and placeholders are kept as they are."""
     with _backend(server, api_key) as backend:
-        request: TranslateRequest = _request(
+        request: TranslateRequest = validated(
             TranslateRequest,
-            text=read_document(source),
+            text=read_text(source, "document"),
             target_language=to or default_target(),
             source_language=from_,
             format=fmt,
@@ -203,8 +175,8 @@ def summarize(
 ) -> None:
     """Summarize a document of any length (read in chunks and condensed when it exceeds the model's context)."""
     with _backend(server, api_key) as backend:
-        request: SummarizeRequest = _request(
-            SummarizeRequest, text=read_document(source), length=length, language=lang, model=model
+        request: SummarizeRequest = validated(
+            SummarizeRequest, text=read_text(source, "document"), length=length, language=lang, model=model
         )
 
         async def job(pool: EnginePool) -> AsyncIterator[Any]:
