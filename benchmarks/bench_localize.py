@@ -130,7 +130,7 @@ def main() -> None:
         print(f"llama.cpp on the exported GGUF: {result.served_check!r}")
         print()
         fr_ratio = loc.target_ppl / b.target_ppl
-        print(f"French held-out perplexity: {b.target_ppl:.2f} -> {loc.target_ppl:.2f} ({(1 - fr_ratio) * 100:+.1f} % lower; target >= 15 %): {'MET' if fr_ratio <= 0.85 else 'NOT MET'}")
+        print(f"French held-out perplexity: {b.target_ppl:.2f} -> {loc.target_ppl:.2f} ({(1 - fr_ratio) * 100:.1f} % lower; target >= 15 %): {'MET' if fr_ratio <= 0.85 else 'NOT MET'}")
         if b.english_ppl and loc.english_ppl:
             en_ratio = loc.english_ppl / b.english_ppl
             print(f"English other-domain perplexity: {b.english_ppl:.2f} -> {loc.english_ppl:.2f} ({(en_ratio - 1) * 100:+.1f} %; target <= +5 %): {'MET' if en_ratio <= 1.05 else 'NOT MET'}")
