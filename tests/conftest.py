@@ -47,6 +47,14 @@ def live_server(settings: Settings, registry: ModelRegistry) -> Iterator[str]:
         thread.join(timeout=30)
 
 
+def idle_load(engine: FakeEngine, seconds: float = 10) -> tuple[int, int]:
+    """The engine's (active, waiting) once it has settled: its worker frees a cancelled slot a moment later."""
+    deadline = time.monotonic() + seconds
+    while engine.load() != (0, 0) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return engine.load()
+
+
 def fake_spec(engine: FakeEngine) -> ModelSpec:
     return ModelSpec(id=engine.model_id, path=None, source="custom", created=0, factory=lambda settings: engine)
 

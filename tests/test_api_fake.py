@@ -12,7 +12,7 @@ import pytest
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
-from tests.conftest import client_for
+from tests.conftest import client_for, idle_load
 
 USER = [{"role": "user", "content": "Bonjour"}]
 
@@ -262,10 +262,7 @@ def test_disconnect_mid_stream_frees_the_slot(serve_fake):
     with httpx.stream("POST", url + "/v1/chat/completions", json={"model": "fake", "messages": USER, "stream": True}) as response:
         lines = response.iter_lines()
         assert next(lines).startswith("data:")
-    deadline = time.monotonic() + 10
-    while engine.load() != (0, 0) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert engine.load() == (0, 0)  # freed long before the 500 tokens (5 s) would have been produced
+    assert idle_load(engine) == (0, 0)  # freed long before the 500 tokens (5 s) would have been produced
     result = client_for(url).chat.completions.create(model="fake", messages=USER, max_tokens=2)
     assert result.choices[0].message.content == "tok tok"
 

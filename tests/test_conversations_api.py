@@ -10,6 +10,7 @@ import httpx
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
 from causerie.services.titles import title_instruction
+from tests.conftest import idle_load
 from tests.conversation_fixtures import api, chat_requests, is_title_request, sse_events, sse_events_iter
 
 ANSWER = "Bonjour ! Je vais très bien, merci."
@@ -237,7 +238,7 @@ def test_stop_keeps_the_partial_reply_as_incomplete(conv_server):
     assert reply["status"] == "incomplete" and reply["role"] == "assistant"
     assert reply["content"] and full.startswith(reply["content"]) and len(reply["content"]) < len(full)
     assert client.post(f"/conversations/{cid}/stop").json() == {"stopped": False}
-    assert engine.load() == (0, 0)
+    assert idle_load(engine) == (0, 0)
     follow = post(client, cid, content="continue")  # the conversation goes on after a stop
     assert follow[-1]["message"]["status"] == "complete"
 
@@ -390,6 +391,6 @@ def test_delete_stops_a_reply_being_written(conv_server):
     thread = _start_slow_stream(client, cid, seen, threading.Event())
     assert client.delete(f"/conversations/{cid}").json()["deleted"] is True
     thread.join(30)
-    assert not thread.is_alive() and engine.load() == (0, 0)
+    assert not thread.is_alive() and idle_load(engine) == (0, 0)
     assert_error(client.get(f"/conversations/{cid}"), 404, "conversation_not_found")
     assert client.get("/conversations/search", params={"q": "raconte"}).json()["data"] == []
