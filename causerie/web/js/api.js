@@ -44,6 +44,13 @@ async function* readEvents(response) {
   }
 }
 
+function inBandErrors(onEvent) {
+  return (event) => {
+    if (event.error) throw new ApiError(500, event);
+    onEvent(event);
+  };
+}
+
 function filenameFrom(response, fallback) {
   const header = response.headers.get("content-disposition") || "";
   const star = /filename\*=UTF-8''([^;]+)/i.exec(header);
@@ -143,6 +150,21 @@ export class Api {
     const response = await this.fetch("GET", `${base}/export?format=${encodeURIComponent(format)}`);
     const extension = format === "json" ? "json" : "md";
     return { blob: await response.blob(), filename: filenameFrom(response, `${id || "conversations"}.${extension}`) };
+  }
+
+  // Text tools, streamed: onEvent gets each progress object, then the result object; an in-band
+  // {error} event (a failure after the work started) is thrown as an ApiError.
+  translate(fields, onEvent, signal) {
+    return this.stream("/v1/translate", fields, inBandErrors(onEvent), signal);
+  }
+
+  summarize(fields, onEvent, signal) {
+    return this.stream("/v1/summarize", fields, inBandErrors(onEvent), signal);
+  }
+
+  // mode: "generate" | "fix" | "optimize"; resolves to the checked result.
+  code(mode, fields, signal) {
+    return this.fetch("POST", `/v1/code/${encodeURIComponent(mode)}`, fields, signal).then((response) => response.json());
   }
 
   // A ChatGPT data export (conversations.json) → {imported, conversations}.

@@ -1,5 +1,6 @@
-// Entry point: wires the sidebar, the chat view, the composer, settings and the language switch.
-// The address (#/c/<id>) names the open conversation, so a reload finds it again.
+// Entry point: wires the sidebar, the chat view, the tools view, the composer, settings and the language
+// switch. The address names what is shown (#/c/<id>: a conversation, #/tools/<tool>: a tool), so a reload
+// finds it again.
 
 import { Api } from "./api.js";
 import { ChatView } from "./chat.js";
@@ -8,6 +9,7 @@ import { savedChoice, setLanguage, t } from "./i18n.js";
 import { placeIcons } from "./icons.js";
 import { attachSettings, prefs } from "./settings.js";
 import { Sidebar } from "./sidebar.js";
+import { ToolsView } from "./tools.js";
 
 const $ = (selector) => document.querySelector(selector);
 const api = new Api(prefs.apiKey);
@@ -17,16 +19,26 @@ function announce(text) {
   $("#live-status").textContent = text;
 }
 
+// The banner of the view on screen (chat or tools).
+function banner() {
+  return $("#tools").hidden ? $("#error-banner") : $("#tools-error");
+}
+
 function showError(error) {
   const message = error.status === 401 ? t("errors.auth") : error.message || t("errors.generic");
-  const banner = $("#error-banner");
-  banner.querySelector(".error-text").textContent = message;
-  banner.hidden = false;
+  banner().querySelector(".error-text").textContent = message;
+  banner().hidden = false;
 }
+
+function clearError() {
+  banner().hidden = true;
+}
+
+const sidebarToggles = document.querySelectorAll("#toggle-sidebar, .toggle-sidebar");
 
 function setSidebarOpen(open) {
   document.body.classList.toggle("sidebar-open", open);
-  $("#toggle-sidebar").setAttribute("aria-expanded", String(open));
+  for (const toggle of sidebarToggles) toggle.setAttribute("aria-expanded", String(open));
   if (open && phone.matches) $("#sidebar").querySelector("button, input, a")?.focus();
 }
 
@@ -57,12 +69,30 @@ const chat = new ChatView($("#chat"), api, {
   },
 });
 const composer = attachComposer($("#composer"), prompt, (text) => chat.send(text));
+let tools = null; // built once the catalog is loaded (its language pickers name languages in it)
+
+// Chat or tools on screen; the sidebar's Tools link says which.
+function showView(name) {
+  $("#chat").hidden = name !== "chat";
+  $("#tools").hidden = name !== "tools";
+  if (name === "tools") $("#open-tools").setAttribute("aria-current", "page");
+  else $("#open-tools").removeAttribute("aria-current");
+}
 
 async function route() {
+  if (phone.matches) setSidebarOpen(false);
+  const tool = /^#\/tools(?:\/(\w+))?$/.exec(location.hash);
+  if (tool) {
+    sidebar.setActive(null);
+    showView("tools");
+    tools.show(tool[1]);
+    tools.focus();
+    return;
+  }
+  showView("chat");
   const match = /^#\/c\/(.+)$/.exec(location.hash);
   const id = match ? decodeURIComponent(match[1]) : null;
   sidebar.setActive(id);
-  if (phone.matches) setSidebarOpen(false);
   if (!id) {
     chat.clear();
   } else if (id !== chat.id) {
@@ -91,8 +121,10 @@ async function start() {
   await setLanguage(savedChoice());
   languageSelect.value = savedChoice();
   languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
+  tools = new ToolsView($("#tools"), api, { error: showError, clearError });
   document.addEventListener("causerie:language", () => {
     if (!chat.busy) chat.render();
+    tools.relabel();
     sidebar.reload();
   });
 
@@ -102,15 +134,19 @@ async function start() {
       route();
     });
   }
-  $("#toggle-sidebar").addEventListener("click", () => setSidebarOpen(!document.body.classList.contains("sidebar-open")));
+  for (const toggle of sidebarToggles) {
+    toggle.addEventListener("click", () => setSidebarOpen(!document.body.classList.contains("sidebar-open")));
+  }
   $("#sidebar-backdrop").addEventListener("click", () => setSidebarOpen(false));
-  $("#error-banner .close").addEventListener("click", () => ($("#error-banner").hidden = true));
+  for (const close of document.querySelectorAll(".error-banner .close")) {
+    close.addEventListener("click", () => (close.closest(".error-banner").hidden = true));
+  }
   document.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && phone.matches) setSidebarOpen(false);
   });
   attachSettings($("#settings-dialog"), $("#open-settings"), api, {
     saved: () => {
-      $("#error-banner").hidden = true;
+      clearError();
       loadModels();
       sidebar.reload();
       if (chat.id) chat.open(chat.id).catch(showError);

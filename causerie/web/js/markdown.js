@@ -77,3 +77,15 @@ export function renderMarkdown(element, markdown) {
   element.innerHTML = toSafeHtml(markdown);
   decorateCode(element);
 }
+
+// Replace the element's content by source code shown as text (never parsed as HTML), highlighted, with a
+// copy button: the same block as a fenced block in a reply.
+export function renderCode(element, code, language) {
+  const node = document.createElement("code");
+  node.className = `language-${language}`;
+  node.textContent = code;
+  const pre = document.createElement("pre");
+  pre.append(node);
+  element.replaceChildren(pre);
+  decorateCode(element);
+}
