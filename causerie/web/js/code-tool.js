@@ -3,9 +3,9 @@
 // optimize the measured speedup.
 
 import { el } from "./dom.js";
-import { t } from "./i18n.js";
+import { language, t } from "./i18n.js";
 import { renderCode } from "./markdown.js";
-import { ToolRun } from "./tool-form.js";
+import { reveal, ToolRun } from "./tool-form.js";
 
 const LANGUAGE = "python";
 
@@ -14,6 +14,12 @@ function runStatus(run) {
   if (run.stopped) return t("tools.run_stopped", { limit: run.stopped });
   if (run.exit_code === null) return t("tools.run_signal", { signal: run.signal ?? "" });
   return t("tools.exit_status", { code: run.exit_code });
+}
+
+// A duration in the interface's language, in µs, ms or s as fits ("12 µs", "3.4 ms", "1.2 s").
+function duration(seconds) {
+  const [unit, value] = seconds < 1e-3 ? ["microsecond", seconds * 1e6] : seconds < 1 ? ["millisecond", seconds * 1e3] : ["second", seconds];
+  return new Intl.NumberFormat(language(), { style: "unit", unit, maximumSignificantDigits: 3 }).format(value);
 }
 
 function output(labelKey, text) {
@@ -95,7 +101,7 @@ export class CodeTool {
     renderCode(this.result.querySelector(".final-code"), result.code, result.language);
     const attempts = mode === "optimize" ? this.optimizeAttempts(result) : this.attempts(result);
     this.result.querySelector(".attempts").replaceChildren(...attempts);
-    this.result.hidden = false;
+    reveal(this.result);
   }
 
   verdict(result) {
@@ -106,8 +112,8 @@ export class CodeTool {
   optimizeVerdict(result) {
     if (!result.accepted) return t("tools.optimize_rejected");
     if (result.speedup === null || result.speedup === undefined) return t("tools.optimize_accepted");
-    const before = result.original.seconds.toFixed(4);
-    return t("tools.speedup", { ratio: result.speedup.toFixed(2), before, after: result.optimized.seconds.toFixed(4) });
+    const figures = { ratio: result.speedup.toFixed(2), before: duration(result.original.seconds), after: duration(result.optimized.seconds) };
+    return t(result.speedup >= 1 ? "tools.speedup" : "tools.not_faster", figures);
   }
 
   // generate / fix: the code as given (fix), then each of the model's attempts.
@@ -120,31 +126,37 @@ export class CodeTool {
         code: attempt.code,
         problem: attempt.syntax_error ? t("tools.syntax_error", { detail: attempt.syntax_error }) : null,
         run: attempt.run,
+        stdout: attempt.run?.stdout,
         open: position === all.length - 1,
       })
     );
   }
 
   optimizeAttempts(result) {
-    const original = { title: t("tools.attempt_original"), ok: result.original.tests_passed !== false, code: result.original.code,
-                       problem: result.original.error, run: result.original.run, seconds: result.original.seconds, open: false };
+    // A measurement's stdout is the harness's report: its results (repr of each input) are shown instead.
+    const measured = (measurement) => ({
+      code: measurement.code,
+      run: measurement.run,
+      stdout: measurement.outputs.join("\n"),
+      stdoutKey: "tools.results",
+      seconds: measurement.seconds,
+    });
+    const original = { title: t("tools.attempt_original"), ok: result.original.tests_passed !== false,
+                       problem: result.original.error, ...measured(result.original), open: false };
     const attempts = result.attempts.map((attempt, position) => ({
       title: t("tools.attempt", { number: attempt.attempt }),
       ok: attempt.accepted,
-      code: attempt.measurement?.code ?? null,
       problem: attempt.syntax_error ? t("tools.syntax_error", { detail: attempt.syntax_error }) : attempt.reason,
-      run: attempt.measurement?.run ?? null,
-      seconds: attempt.measurement?.seconds,
+      ...(attempt.measurement ? measured(attempt.measurement) : {}),
       open: position === result.attempts.length - 1,
     }));
     return [original, ...attempts].map((attempt) => this.attemptView(attempt));
   }
 
   // One attempt: a summary line (title, verdict, exit status) that opens onto its code and its output.
-  attemptView({ title, ok, code, problem, run, seconds, open }) {
-    const status = run ? runStatus(run) : t("tools.not_run");
-    const facts = [status];
-    if (seconds !== null && seconds !== undefined) facts.push(t("tools.seconds", { seconds: seconds.toFixed(4) }));
+  attemptView({ title, ok, code, problem, run, stdout, stdoutKey = "tools.stdout", seconds, open }) {
+    const facts = [run ? runStatus(run) : t("tools.not_run")];
+    if (seconds !== null && seconds !== undefined) facts.push(duration(seconds));
     const summary = el(
       "summary",
       {},
@@ -161,7 +173,7 @@ export class CodeTool {
         summary,
         problem ? el("p", { className: "attempt-problem" }, problem) : null,
         code ? output("tools.attempt_code", code) : null,
-        run ? output("tools.stdout", run.stdout) : null,
+        output(stdoutKey, stdout),
         run ? output("tools.stderr", run.stderr) : null,
         run?.truncated ? el("p", { className: "muted" }, t("tools.truncated")) : null
       )

@@ -4,7 +4,7 @@
 import { el } from "./dom.js";
 import { language, t } from "./i18n.js";
 import { copyButton, renderMarkdown } from "./markdown.js";
-import { attachLanguagePicker, chosenLanguage, fillLanguages, languageName, ToolRun } from "./tool-form.js";
+import { attachLanguagePicker, chosenLanguage, fillLanguages, languageName, reveal, ToolRun } from "./tool-form.js";
 
 // "TERM=TRANSLATION" lines → {term: translation}; a line without both sides is refused by name.
 export function parseGlossary(text) {
@@ -111,7 +111,7 @@ export class TranslateTool {
     this.segments.replaceChildren(
       ...segments.filter((segment) => segment.source.trim()).map((segment) => this.segmentView(segment, source, target))
     );
-    this.result.hidden = false;
+    reveal(this.result);
   }
 
   segmentView(segment, source, target) {
@@ -177,6 +177,6 @@ export class SummarizeTool {
     const meta = this.result.querySelector(".result-meta");
     meta.textContent = [written && languageName(written), t("tools.summary_chunks", { chunks })].filter(Boolean).join(" · ");
     this.result.querySelector(".result-copy").replaceChildren(copyButton(() => summary, "message.copy"));
-    this.result.hidden = false;
+    reveal(this.result);
   }
 }

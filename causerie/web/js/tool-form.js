@@ -55,6 +55,13 @@ export function chosenLanguage(select) {
   return select.value || undefined;
 }
 
+// Show a result section; the first time in a run, bring it into view (on a phone it is below the form).
+export function reveal(section) {
+  if (!section.hidden) return;
+  section.hidden = false;
+  section.scrollIntoView({ block: "start" });
+}
+
 // One run at a time per form: disables its submit button, shows its stop button (if any) and progress line.
 export class ToolRun {
   // hooks: {error(err), clearError()}
