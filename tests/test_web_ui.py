@@ -645,7 +645,7 @@ def test_code_tool_runs_the_generated_code_and_reports_a_missing_sandbox(serve, 
     verdicts = [re.escape(CATALOGS["en"]["tools.optimize_accepted"])]
     for key in ("tools.speedup", "tools.not_faster"):  # faster or not depends on the machine's timing
         pattern = re.escape(CATALOGS["en"][key]).replace(re.escape("{ratio}"), r"[0-9]+\.[0-9]{2}")
-        verdicts.append(pattern.replace(re.escape("{before}"), r"[0-9.]+ \S+").replace(re.escape("{after}"), r"[0-9.]+ \S+"))
+        verdicts.append(pattern.replace(re.escape("{before}"), r"[0-9.]+\s?\S+").replace(re.escape("{after}"), r"[0-9.]+\s?\S+"))
     verdict = page.inner_text("#code-result .code-verdict")
     assert any(re.fullmatch(pattern, verdict) for pattern in verdicts), verdict
     titles = page.locator("#code-result .attempt-title").all_inner_texts()
