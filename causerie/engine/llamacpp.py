@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import os
 import random
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,11 @@ from causerie.errors import ContextLengthExceeded, InvalidRequest
 
 PROMPT_CHUNK = 128
 """Prompt tokens processed per scheduling step, so a long prompt does not starve other streams."""
+
+_COMPUTE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="causerie-llama-compute")
+"""Every model's forward passes run on this one thread. ggml parallelizes with OpenMP, and libgomp keeps
+a team of threads per calling thread; once the teams of several models outnumber the cores, libgomp
+throttles its spin-waiting for all of them, which halved decode speed as soon as a second model had run."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +210,7 @@ class _LlamaSequence:
     def step(self) -> tuple[list[GenerationEvent], bool]:
         if self.pending:
             chunk, self.pending = self.pending[:PROMPT_CHUNK], self.pending[PROMPT_CHUNK:]
-            self.llm.eval(chunk)
+            _COMPUTE.submit(self.llm.eval, chunk).result()
             if self.pending:
                 return [], False
         return self._sample()
