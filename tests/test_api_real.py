@@ -64,7 +64,11 @@ def test_seed_makes_sampling_repeatable(smollm2_url):
 def test_json_schema_output_parses_and_validates(smollm2_url):
     schema = {
         "type": "object",
-        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}, "tags": {"type": "array", "items": {"type": "string"}}},
+        "properties": {
+            "name": {"type": "string", "maxLength": 40},
+            "age": {"type": "integer"},
+            "tags": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 5},
+        },
         "required": ["name", "age", "tags"],
         "additionalProperties": False,
     }
@@ -72,8 +76,9 @@ def test_json_schema_output_parses_and_validates(smollm2_url):
         model="smollm2-135m-instruct",
         messages=[{"role": "user", "content": "Describe a fictional person as JSON."}],
         response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema}},
-        max_tokens=200,
+        max_tokens=200, seed=7,
     )
+    assert result.choices[0].finish_reason == "stop"  # the bounded schema ends well within max_tokens
     data = json.loads(result.choices[0].message.content)
     jsonschema.validate(data, schema)
 
