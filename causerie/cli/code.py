@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
-from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, _friendly_errors, read_text, validated
-from causerie.errors import InvalidRequest
+from causerie.cli.common import ApiKeyOpt, JsonOpt, ModelOpt, ServerOpt, _backend, _friendly_errors, read_text, validated
 from causerie.protocol.code import CodeFixRequest, CodeGenerateRequest, CodeOptimizeRequest
 from causerie.sandbox import Sandbox
 from causerie.services.chat import ChatService
@@ -28,7 +27,6 @@ AttemptsOpt = Annotated[int | None, typer.Option("--attempts", "-n", min=1, max=
 TestsOpt = Annotated[
     Path | None, typer.Option("--tests", help="A file of tests (e.g. asserts) run after the code.", dir_okay=False)
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
 LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="Programming language.")]
 
 
@@ -130,7 +128,8 @@ def fix(
             tests=_optional_text(tests, "tests"),
             error=error,
             max_attempts=attempts,
-            language=language, model=model,
+            language=language,
+            model=model,
         )
     with _backend(server, api_key) as backend:
         result = _call(backend, "fix", request)
@@ -158,7 +157,9 @@ def optimize(
             tests=_optional_text(tests, "tests"),
             inputs=inputs or None,
             repeat=repeat,
-            max_attempts=attempts, language=language, model=model,
+            max_attempts=attempts,
+            language=language,
+            model=model,
         )
     with _backend(server, api_key) as backend:
         result = _call(backend, "optimize", request)

@@ -84,6 +84,7 @@ TemperatureOpt = Annotated[
     typer.Option("--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature, 0 to 2 (0: greedy)."),
 ]
 MaxTokensOpt = Annotated[int | None, typer.Option("--max-tokens", min=1, help="Longest reply, in tokens.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
 
 
 def read_text(source: str | Path, what: str = "input") -> str:

@@ -10,17 +10,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
-from causerie.cli.common import ApiKeyOpt, ModelOpt, ServerOpt, _backend, console, err_console, read_text, validated
+from causerie.cli.common import ApiKeyOpt, JsonOpt, ModelOpt, ServerOpt, _backend, console, err_console, read_text, validated
 from causerie.errors import InvalidRequest
 from causerie.protocol.text import (
     SummarizeProgress,
@@ -35,7 +34,6 @@ from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
 
 InputArg = Annotated[str, typer.Argument(metavar="[FILE|-]", help="The document; '-' or nothing reads stdin.")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print the whole result as JSON.")]
 
 
 def default_target() -> str:
