@@ -71,6 +71,47 @@ def test_program_runs_unprivileged_in_its_own_folder_with_a_scrubbed_environment
     assert result.stdout.split() == ["True", "/sandbox", "/sandbox", "False", "ok"]
 
 
+def test_server_environment_is_not_leaked_through_proc(monkeypatch):
+    """bubblewrap's own init is PID 1 inside: its /proc/1/environ is the environment the chain started with."""
+    secret = "sk-canary-" + os.urandom(8).hex()
+    monkeypatch.setenv("CAUSERIE_API_KEYS", secret)
+    monkeypatch.setenv("CAUSERIE_DATABASE_URL", f"postgresql://causerie:{secret}@db/causerie")
+    result = run("""
+        import glob
+        paths = {"/proc/1/environ", "/proc/self/environ", "/proc/1/cmdline", "/proc/self/cmdline"}
+        paths.update(glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline")
+                     + glob.glob("/proc/*/task/*/environ") + glob.glob("/proc/*/task/*/cmdline"))
+        for path in sorted(paths):
+            try:
+                print("READ", path, open(path, "rb").read())
+            except OSError as exc:
+                print("REFUSED", path, exc.errno)
+    """, Limits(output_bytes=1 << 20))
+    assert result.ok, result.stderr
+    read = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("READ")}
+    assert {"/proc/1/environ", "/proc/self/environ", "/proc/1/cmdline"} <= read  # the program could look
+    assert secret not in result.stdout and secret not in result.stderr
+
+
+def test_server_files_are_out_of_sight(tmp_path: Path):
+    data_dir = tmp_path / "data"  # like CAUSERIE_DATA_DIR: the SQLite store, the models
+    data_dir.mkdir()
+    database = data_dir / "causerie.db"
+    database.write_text("secret rows")
+    for path, mode in ((tmp_path, 0o755), (data_dir, 0o755), (database, 0o644)):
+        os.chmod(path, mode)  # readable by anyone on the host: only the mount namespace hides it
+    result = run(f"""
+        import os
+        for path in {[str(database), str(data_dir), str(Path.home()), os.getcwd()]!r}:
+            print(path, os.path.exists(path))
+        print(*os.listdir("/"))
+    """)
+    assert result.ok, result.stderr
+    *seen, top = result.stdout.splitlines()
+    assert all(line.endswith(" False") for line in seen), result.stdout
+    assert set(top.split()) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "proc", "sandbox", "sbin", "usr"}
+
+
 def test_infinite_loop_is_stopped_by_the_cpu_limit():
     result = run("while True:\n    pass\n", Limits(wall_seconds=20, cpu_seconds=1))
     assert result.stopped == "cpu" and result.signal == "SIGXCPU"

@@ -13,6 +13,10 @@ The command line built here runs, from the outside in:
    ``RLIMIT_NPROC`` count, so a fork bomb cannot starve the server's own user.
 3. ``prlimit`` (util-linux): CPU time, address space, file size, process count and open files.
 
+The chain itself starts with an empty environment (``LAUNCH_ENV``): bubblewrap's ``--clearenv``
+clears only the program's, while bubblewrap's own init (PID 1 inside, whose ``/proc/1/environ``
+the program can read) keeps whatever the chain was started with.
+
 Nothing here falls back to running unconfined: when bubblewrap is missing or cannot create
 namespaces, ``check`` raises ``SandboxUnavailable`` with what to do about it.
 """
@@ -23,15 +27,19 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from types import MappingProxyType
 
 from causerie.errors import CauserieError
 
 SANDBOX_DIR = "/sandbox"
 NOBODY = 65534
 _SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+LAUNCH_ENV: Mapping[str, str] = MappingProxyType({})
+"""The environment the whole chain is started with: none of the server's (its keys, database URL)."""
 
 
 class SandboxUnavailable(CauserieError):
@@ -127,7 +135,9 @@ def _probe(isolation: Isolation) -> str | None:
         workdir = isolation.prepare(Path(folder))
         command = isolation.command(workdir, Path("/usr/bin/true"), ["/usr/bin/true"], Rlimits(5, 1 << 28, 1 << 20, 16, 16))
         try:
-            result = subprocess.run(command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            result = subprocess.run(
+                command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, env=LAUNCH_ENV
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return str(exc)
     return None if result.returncode == 0 else (result.stderr.strip() or f"exit status {result.returncode}")

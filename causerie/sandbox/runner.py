@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from causerie.sandbox.isolation import NOBODY, Isolation, Rlimits, SandboxUnavailable, detect
+from causerie.sandbox.isolation import LAUNCH_ENV, NOBODY, Isolation, Rlimits, SandboxUnavailable, detect
 from causerie.sandbox.languages import PYTHON, Language, StopReason, get_language
 
 _SIGNAL_REASONS: dict[int, StopReason] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ: "file_size", signal.SIGKILL: "killed"}
@@ -153,6 +153,7 @@ class Sandbox:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group, killed as a whole
             close_fds=True,
+            env=LAUNCH_ENV,
         )
         overflow = asyncio.Event()
         out, err = _Capture(limits.output_bytes, overflow), _Capture(limits.output_bytes, overflow)
