@@ -9,6 +9,18 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from typing_extensions import Annotated
 
+from causerie.sandbox.runner import (
+    DEFAULT_MAXIMUMS,
+    CpuSeconds,
+    FileSizeMiB,
+    Limits,
+    MemoryMiB,
+    OpenFileCount,
+    OutputBytes,
+    ProcessCount,
+    WallSeconds,
+)
+
 
 def default_data_dir() -> Path:
     """Per-user data folder (XDG on Linux)."""
@@ -47,6 +59,28 @@ class Settings(BaseSettings):
     language_consistency: bool = Field(
         True, description="Check that chat replies are in the user's language; ask again or translate when not."
     )
+    # The most a request's sandbox ``limits`` may ask for (the code endpoints and ``causerie code``).
+    sandbox_max_wall_seconds: WallSeconds = Field(
+        DEFAULT_MAXIMUMS.wall_seconds, description="Longest wall-clock time of one sandboxed run, seconds."
+    )
+    sandbox_max_cpu_seconds: CpuSeconds = Field(
+        DEFAULT_MAXIMUMS.cpu_seconds, description="Most CPU time of one sandboxed run, seconds."
+    )
+    sandbox_max_memory_mb: MemoryMiB = Field(
+        DEFAULT_MAXIMUMS.memory_mb, description="Largest address space of a sandboxed process, MiB."
+    )
+    sandbox_max_file_size_mb: FileSizeMiB = Field(
+        DEFAULT_MAXIMUMS.file_size_mb, description="Largest file a sandboxed program may write, MiB."
+    )
+    sandbox_max_processes: ProcessCount = Field(
+        DEFAULT_MAXIMUMS.processes, description="Most processes and threads of one sandboxed run."
+    )
+    sandbox_max_open_files: OpenFileCount = Field(
+        DEFAULT_MAXIMUMS.open_files, description="Most open files of a sandboxed process."
+    )
+    sandbox_max_output_bytes: OutputBytes = Field(
+        DEFAULT_MAXIMUMS.output_bytes, description="Most stdout (and stderr) a sandboxed run may print, bytes."
+    )
 
     @field_validator("api_keys", "model_paths", mode="before")
     @classmethod
@@ -54,6 +88,11 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def sandbox_maximums(self) -> Limits:
+        """The most a sandboxed run may ask for, from the ``sandbox_max_*`` settings."""
+        return Limits(**{name: getattr(self, f"sandbox_max_{name}") for name in Limits.model_fields})
 
     @property
     def models_cache_dir(self) -> Path:

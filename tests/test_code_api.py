@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,6 +13,7 @@ from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
+from causerie.sandbox import DEFAULT_MAXIMUMS
 from causerie.sandbox import isolation as isolation_module
 from causerie.services.code_text import extract_code
 from tests.conftest import fake_spec
@@ -37,10 +39,10 @@ class Script:
 def serve(tmp_path) -> Iterator:
     clients: list[TestClient] = []
 
-    def start(*replies: str) -> tuple[TestClient, Script, FakeEngine]:
+    def start(*replies: str, **settings: Any) -> tuple[TestClient, Script, FakeEngine]:
         script = Script(*replies)
         engine = FakeEngine(reply=script, context_length=8192)
-        app = create_app(Settings(data_dir=tmp_path, preload=False), ModelRegistry([fake_spec(engine)]))
+        app = create_app(Settings(data_dir=tmp_path, preload=False, **settings), ModelRegistry([fake_spec(engine)]))
         client = TestClient(app)
         client.__enter__()
         clients.append(client)
@@ -178,6 +180,59 @@ def test_bad_requests_get_400_naming_the_parameter_before_any_model_call(serve, 
     error = response.json()["error"]
     assert error["param"] == param and words in error["message"] and error["type"] == "invalid_request_error"
     assert engine.requests == []
+
+
+@pytest.mark.parametrize(
+    ("path", "payload", "param", "maximum"),
+    [
+        ("generate", {"description": "x"}, "memory_mb", 1024),
+        ("generate", {"description": "x"}, "wall_seconds", 30.0),
+        ("generate", {"description": "x"}, "processes", 64),
+        ("generate", {"description": "x"}, "cpu_seconds", 10),
+        ("generate", {"description": "x"}, "file_size_mb", 64),
+        ("generate", {"description": "x"}, "open_files", 256),
+        ("generate", {"description": "x"}, "output_bytes", 1 << 20),
+        ("fix", {"code": "print(open('/proc/1/environ').read())", "tests": "assert True"}, "memory_mb", 1024),
+        ("optimize", {"code": "def f(): return 1", "inputs": ["f()"]}, "wall_seconds", 30.0),
+    ],
+)
+def test_limits_above_the_servers_maximum_are_refused_naming_the_parameter(serve, path, payload, param, maximum):
+    client, _, engine = serve("```python\nprint(1)\n```")
+    above = {"memory_mb": 16000, "wall_seconds": 300, "processes": 1024, "cpu_seconds": 300, "file_size_mb": 4096,
+             "open_files": 4096, "output_bytes": 16 << 20}[param]
+    response = client.post(f"/v1/code/{path}", json={**payload, "limits": {param: above}})
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["param"] == f"limits.{param}"
+    assert f"maximum of {maximum}" in error["message"]
+    assert engine.requests == []
+
+
+def test_limits_at_the_servers_maximum_are_accepted(serve):
+    client, _, _ = serve("```python\nprint('ran')\n```")
+    at_most = DEFAULT_MAXIMUMS.model_dump()
+    response = client.post("/v1/code/generate", json={"description": "x", "limits": at_most})
+    assert response.status_code == 200, response.text
+    run = response.json()["attempts"][0]["run"]
+    assert run["stdout"] == "ran\n" and run["limits"] == at_most
+
+
+ALLOCATE = "```python\nblock = bytearray(400 << 20)\nprint(len(block) >> 20)\n```"
+
+
+def test_a_lower_operator_maximum_is_enforced(serve):
+    client, _, _ = serve(ALLOCATE)
+    body = client.post("/v1/code/generate", json={"description": "x", "max_attempts": 1}).json()
+    assert body["passed"] is True and body["attempts"][0]["run"]["stdout"] == "400\n"  # under the default 512 MiB
+
+    client, _, engine = serve(ALLOCATE, sandbox_max_memory_mb=256, sandbox_max_wall_seconds=5)
+    response = client.post("/v1/code/generate", json={"description": "x", "limits": {"memory_mb": 512}})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "limits.memory_mb"
+    assert "maximum of 256" in response.json()["error"]["message"] and engine.requests == []
+    body = client.post("/v1/code/generate", json={"description": "x", "max_attempts": 1}).json()
+    run = body["attempts"][0]["run"]
+    assert (run["limits"]["memory_mb"], run["limits"]["wall_seconds"]) == (256, 5)  # defaults lowered to the maximum
+    assert body["passed"] is False and run["stopped"] == "memory"
 
 
 def test_unknown_model_is_404(serve):

@@ -13,7 +13,7 @@ from causerie.cli.main import app
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
 from tests.conftest import fake_spec
-from tests.test_code_api import ADD_RIGHT, ADD_TESTS, ADD_WRONG, FAST, SLOW, WRONG, Script
+from tests.test_code_api import ADD_RIGHT, ADD_TESTS, ADD_WRONG, ALLOCATE, FAST, SLOW, WRONG, Script
 
 runner = CliRunner()
 
@@ -86,6 +86,15 @@ def test_optimize_in_process_reports_speedup(local, files):
     result = runner.invoke(app, ["code", "optimize", files("slow.py", SLOW), "-i", "total(200000)"])
     assert result.exit_code == 0, result.output
     assert "Speedup:" in result.stderr and "n * (n - 1) // 2" in result.stdout
+
+
+def test_in_process_runs_obey_the_operators_sandbox_maximums(local, monkeypatch):
+    monkeypatch.setenv("CAUSERIE_SANDBOX_MAX_MEMORY_MB", "256")
+    local(ALLOCATE)
+    result = runner.invoke(app, ["code", "generate", "allocate 400 MiB", "--attempts", "1", "--json"])
+    assert result.exit_code == 1, result.output
+    run = json.loads(result.stdout)["attempts"][0]["run"]
+    assert run["limits"]["memory_mb"] == 256 and run["stopped"] == "memory"
 
 
 @pytest.mark.parametrize(

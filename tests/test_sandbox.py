@@ -216,6 +216,12 @@ def test_a_cancelled_run_leaves_nothing_running():
     assert_host_unharmed()
 
 
+def test_a_run_above_the_sandboxs_maximums_is_refused():
+    with pytest.raises(InvalidRequest, match=r"limits.processes is 64, above this server's maximum of 16") as caught:
+        asyncio.run(Sandbox(maximums=FAST).run("print('must not run')", limits=Limits(processes=64)))
+    assert caught.value.param == "limits.processes"
+
+
 def test_unknown_language_lists_the_known_ones():
     with pytest.raises(InvalidRequest, match="unknown language 'cobol'; available: python"):
         run("x", language="cobol")

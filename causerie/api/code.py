@@ -21,7 +21,8 @@ from causerie.services.code import CodeService
 
 
 def get_code(request: Request) -> CodeService:
-    return CodeService(ChatService(request.app.state.pool), Sandbox())
+    sandbox = Sandbox(maximums=request.app.state.settings.sandbox_maximums)
+    return CodeService(ChatService(request.app.state.pool), sandbox)
 
 
 CodeDep = Annotated[CodeService, Depends(get_code)]

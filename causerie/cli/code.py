@@ -40,7 +40,7 @@ def _call(backend: Backend, operation: str, request: BaseModel) -> dict[str, Any
     assert isinstance(backend, LocalBackend)
 
     async def work(pool: Any) -> BaseModel:
-        service = CodeService(ChatService(pool), Sandbox())
+        service = CodeService(ChatService(pool), Sandbox(maximums=backend.settings.sandbox_maximums))
         return await getattr(service, operation)(request)
 
     return backend.call(work).model_dump()

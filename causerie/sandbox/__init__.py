@@ -2,9 +2,10 @@
 
 from causerie.sandbox.isolation import SandboxUnavailable
 from causerie.sandbox.languages import LANGUAGES, PYTHON, Language, StopReason, get_language
-from causerie.sandbox.runner import Limits, RunResult, Sandbox
+from causerie.sandbox.runner import DEFAULT_MAXIMUMS, Limits, RunResult, Sandbox
 
 __all__ = [
+    "DEFAULT_MAXIMUMS",
     "LANGUAGES",
     "PYTHON",
     "Language",

@@ -16,9 +16,11 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
+from causerie.errors import InvalidRequest
 from causerie.sandbox.isolation import LAUNCH_ENV, NOBODY, Isolation, Rlimits, SandboxUnavailable, detect
 from causerie.sandbox.languages import PYTHON, Language, StopReason, get_language
 
@@ -26,16 +28,41 @@ _SIGNAL_REASONS: dict[int, StopReason] = {signal.SIGXCPU: "cpu", signal.SIGXFSZ:
 _READ_CHUNK = 65536
 
 
-class Limits(BaseModel):
-    """Resources one run may use."""
+# The range each limit, and each operator's maximum (``Settings.sandbox_max_*``), must lie in.
+WallSeconds = Annotated[float, Field(gt=0, le=300)]
+CpuSeconds = Annotated[int, Field(ge=1, le=300)]
+MemoryMiB = Annotated[int, Field(ge=64, le=16384)]
+FileSizeMiB = Annotated[int, Field(ge=1, le=4096)]
+ProcessCount = Annotated[int, Field(ge=1, le=1024)]
+OpenFileCount = Annotated[int, Field(ge=16, le=4096)]
+OutputBytes = Annotated[int, Field(ge=1024, le=16 << 20)]
 
-    wall_seconds: float = Field(10.0, gt=0, le=300, description="Wall-clock time before the whole run is killed.")
-    cpu_seconds: int = Field(5, ge=1, le=300, description="CPU time (RLIMIT_CPU).")
-    memory_mb: int = Field(512, ge=64, le=16384, description="Address space per process (RLIMIT_AS), MiB.")
-    file_size_mb: int = Field(16, ge=1, le=4096, description="Largest file the program may write (RLIMIT_FSIZE), MiB.")
-    processes: int = Field(32, ge=1, le=1024, description="Processes and threads (RLIMIT_NPROC).")
-    open_files: int = Field(64, ge=16, le=4096, description="Open file descriptors (RLIMIT_NOFILE).")
-    output_bytes: int = Field(65536, ge=1024, le=16 << 20, description="Stdout or stderr beyond this stops the run.")
+
+class Limits(BaseModel):
+    """Resources one run may use; a server caps each with its maximums (``within``)."""
+
+    wall_seconds: WallSeconds = Field(10.0, description="Wall-clock time before the whole run is killed.")
+    cpu_seconds: CpuSeconds = Field(5, description="CPU time (RLIMIT_CPU).")
+    memory_mb: MemoryMiB = Field(512, description="Address space per process (RLIMIT_AS), MiB.")
+    file_size_mb: FileSizeMiB = Field(16, description="Largest file the program may write (RLIMIT_FSIZE), MiB.")
+    processes: ProcessCount = Field(32, description="Processes and threads (RLIMIT_NPROC).")
+    open_files: OpenFileCount = Field(64, description="Open file descriptors (RLIMIT_NOFILE).")
+    output_bytes: OutputBytes = Field(65536, description="Stdout or stderr beyond this stops the run.")
+
+    def within(self, maximums: Limits) -> Limits:
+        """These limits under ``maximums``: one asked for above its maximum is refused (a 400 naming
+        ``limits.<name>``); one left at its default is lowered to its maximum when that is lower."""
+        lowered: dict[str, float | int] = {}
+        for name in type(self).model_fields:
+            value, most = getattr(self, name), getattr(maximums, name)
+            if value <= most:
+                continue
+            if name in self.model_fields_set:
+                raise InvalidRequest(
+                    f"limits.{name} is {value}, above this server's maximum of {most}", param=f"limits.{name}"
+                )
+            lowered[name] = most
+        return self.model_copy(update=lowered)
 
     def rlimits(self) -> Rlimits:
         return Rlimits(
@@ -45,6 +72,13 @@ class Limits(BaseModel):
             processes=self.processes,
             open_files=self.open_files,
         )
+
+
+DEFAULT_MAXIMUMS = Limits(
+    wall_seconds=30, cpu_seconds=10, memory_mb=1024, file_size_mb=64, processes=64, open_files=256,
+    output_bytes=1 << 20,
+)
+"""The most a run may ask for unless the operator says otherwise (the defaults of ``Settings.sandbox_max_*``)."""
 
 
 class RunResult(BaseModel):
@@ -107,10 +141,18 @@ def _ending(returncode: int) -> tuple[int | None, int | None]:
 
 
 class Sandbox:
-    """Runs code in isolation. ``limits`` are the defaults; each run may pass its own."""
+    """Runs code in isolation. ``limits`` are the defaults; each run may pass its own, none above ``maximums``."""
 
-    def __init__(self, limits: Limits | None = None, *, uid: int = NOBODY, gid: int = NOBODY) -> None:
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        maximums: Limits = DEFAULT_MAXIMUMS,
+        uid: int = NOBODY,
+        gid: int = NOBODY,
+    ) -> None:
         self.limits = limits or Limits()
+        self.maximums = maximums
         self.uid, self.gid = uid, gid
 
     def isolation(self) -> Isolation:
@@ -125,9 +167,12 @@ class Sandbox:
         stdin: str = "",
         limits: Limits | None = None,
     ) -> RunResult:
-        """Run ``code`` as the language's main file in a fresh folder, ``stdin`` as its input."""
+        """Run ``code`` as the language's main file in a fresh folder, ``stdin`` as its input.
+
+        Raises ``InvalidRequest`` when ``limits`` ask for more than ``maximums`` (see ``Limits.within``).
+        """
         lang = get_language(language) if isinstance(language, str) else language
-        limits = limits or self.limits
+        limits = (limits or self.limits).within(self.maximums)
         isolation = await asyncio.to_thread(self.isolation)
         interpreter = lang.interpreter()
         if interpreter is None:

@@ -120,7 +120,12 @@ class CodeService:
             ]
         return model or "", attempts
 
+    def _check_limits(self, request: CodeGenerateRequest | CodeFixRequest | CodeOptimizeRequest) -> None:
+        """Refuse limits above the sandbox's maximums before any model runs (each run applies them too)."""
+        request.limits.within(self.sandbox.maximums)
+
     async def generate(self, request: CodeGenerateRequest) -> CodeResult:
+        self._check_limits(request)
         language = get_language(request.language)
         prompt = request.description.strip()
         if request.tests:
@@ -130,6 +135,7 @@ class CodeService:
         return _result("code.generate", model, language, request.tests, attempts)
 
     async def fix(self, request: CodeFixRequest) -> CodeResult:
+        self._check_limits(request)
         language = get_language(request.language)
         original = await self.check(0, request.code, language, request.tests, request.limits)
         failure_seen = not original.passed or (request.error is not None and not request.tests)
@@ -163,6 +169,7 @@ class CodeService:
         )
 
     async def optimize(self, request: CodeOptimizeRequest) -> CodeOptimizeResult:
+        self._check_limits(request)
         language = get_language(request.language)
         original = await self.measure(request.code, language, request)
         model = self.chat.pool.registry.resolve(request.model).id
