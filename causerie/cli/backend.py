@@ -21,13 +21,14 @@ import openai
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from causerie.cli.errors import BackendError
+from causerie.cli.remote_conversations import server_message
 from causerie.cli.remote_conversations import RemoteConversations
 from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
 from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
-from causerie.protocol.openai import ChatCompletionRequest
+from causerie.protocol.openai import ChatCompletionRequest, error_message
 from causerie.protocol.text import SummarizeProgress, SummarizeRequest, Summary, TranslateProgress, TranslateRequest, Translation
 from causerie.services.container import Container
 
@@ -246,12 +247,7 @@ class LocalBackend:
 
 def _status_message(exc: openai.APIError) -> str:
     """The server's own ``error.message`` when the body has one, else the SDK's message."""
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    return exc.message
+    return error_message(exc.body) or exc.message
 
 
 class RemoteBackend:
@@ -350,13 +346,13 @@ class RemoteBackend:
                               timeout=self.client.timeout) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise BackendError(_error_message(response))
+                    raise BackendError(server_message(response))
                 for line in response.iter_lines():
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     event = json.loads(line[len("data: "):])
                     if "error" in event:
-                        raise BackendError(event["error"].get("message", "the server reported an error"))
+                        raise BackendError(error_message(event) or "the server reported an error")
                     yield event
         except httpx.HTTPError as exc:
             raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc
@@ -364,13 +360,6 @@ class RemoteBackend:
     def close(self) -> None:
         self.client.close()
         self.conversations.close()
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        return response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return f"the server answered {response.status_code}: {response.text[:200]}"
 
 
 def open_backend(server: str | None, api_key: str | None) -> Backend:

@@ -245,9 +245,7 @@ class ReplyService:
             try:
                 await asyncio.to_thread(self.repository.save_content, reply.id, "".join(parts), status)
                 if job.failure is not None:
-                    failure = job.failure
-                    body = ErrorBody(message=failure.message, type=failure.error_type, param=failure.param, code=failure.code)
-                    job.queue.put_nowait(ErrorEvent(error=body))
+                    job.queue.put_nowait(ErrorEvent(error=ErrorBody.of(job.failure)))
                 final = await asyncio.to_thread(self.repository.message, reply.conversation_id, reply.id)
                 job.queue.put_nowait(DoneEvent(message=message_out(final)))
                 if wants_title and status is MessageStatus.complete:
