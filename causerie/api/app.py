@@ -18,9 +18,7 @@ from causerie.api.web import mount_web_ui
 from causerie.api.text import router as text_router
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
-from causerie.services.engines import EnginePool
-from causerie.services.replies import ReplyService
-from causerie.store import ConversationRepository, Database, database_url
+from causerie.services.container import Container
 
 log = logging.getLogger(__name__)
 
@@ -31,21 +29,17 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        pool = EnginePool(registry or ModelRegistry.discover(settings), settings)
-        app.state.pool = pool
-        database = Database.open(database_url(settings))
-        app.state.conversations = ConversationRepository(database)
-        app.state.replies = ReplyService(pool, app.state.conversations)
-        for model_id, problem in pool.registry.problems.items():
+        container = Container(settings, registry)
+        app.state.container = container
+        container.open_store()  # opened and migrated now: a bad URL fails the start, not the first request
+        for model_id, problem in container.registry.problems.items():
             log.warning("model %s unavailable: %s", model_id, problem)
-        if settings.preload and pool.registry.default_id:
-            await pool.get(pool.registry.resolve(None))
+        if settings.preload and container.registry.default_id:
+            await container.pool.get(container.registry.resolve(None))
         try:
             yield
         finally:
-            await app.state.replies.aclose()
-            await pool.aclose()
-            database.close()
+            await container.aclose()
 
     app = FastAPI(
         title="Causerie",
@@ -64,7 +58,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:
-        pool: EnginePool = app.state.pool
+        pool = app.state.container.pool
         return {"status": "ok", "default_model": pool.registry.default_id, "loaded_models": pool.loaded()}
 
     return app

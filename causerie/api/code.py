@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, Depends
 
-from fastapi import APIRouter, Depends, Request
-
-from causerie.api.deps import require_api_key
+from causerie.api.deps import CodeDep, require_api_key
 from causerie.protocol.code import (
     CodeFixRequest,
     CodeGenerateRequest,
@@ -15,17 +13,6 @@ from causerie.protocol.code import (
     CodeResult,
 )
 from causerie.protocol.openai import ErrorResponse
-from causerie.sandbox import Sandbox
-from causerie.services.chat import ChatService
-from causerie.services.code import CodeService
-
-
-def get_code(request: Request) -> CodeService:
-    sandbox = Sandbox(maximums=request.app.state.settings.sandbox_maximums)
-    return CodeService(ChatService(request.app.state.pool), sandbox)
-
-
-CodeDep = Annotated[CodeService, Depends(get_code)]
 
 _errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
 router = APIRouter(prefix="/v1/code", tags=["code"], dependencies=[Depends(require_api_key)], responses=_errors)

@@ -1,4 +1,4 @@
-"""FastAPI dependencies: settings, services, authentication."""
+"""FastAPI dependencies, all in one module: the container's services and authentication."""
 
 from __future__ import annotations
 
@@ -10,34 +10,58 @@ from fastapi import Depends, Request
 from causerie.config import Settings
 from causerie.errors import AuthenticationFailed
 from causerie.services.chat import ChatService
+from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
+from causerie.services.container import Container
 from causerie.services.conversations import ConversationService
-from causerie.services.replies import ReplyService
 from causerie.services.engines import EnginePool
+from causerie.services.replies import ReplyService
+from causerie.services.summarize import SummarizationService
+from causerie.services.translate import TranslationService
+
+
+def get_container(request: Request) -> Container:
+    """The app's composition root, built in its lifespan."""
+    return request.app.state.container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
 
 
 def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_pool(request: Request) -> EnginePool:
-    return request.app.state.pool
+def get_pool(container: ContainerDep) -> EnginePool:
+    return container.pool
 
 
-def get_chat(request: Request) -> ChatService:
-    return ChatService(request.app.state.pool)
+def get_chat(container: ContainerDep) -> ChatService:
+    return container.chat
 
 
-def get_completions(request: Request) -> CompletionService:
-    return CompletionService(request.app.state.pool)
+def get_completions(container: ContainerDep) -> CompletionService:
+    return container.completions
 
 
-def get_conversations(request: Request) -> ConversationService:
-    return ConversationService(request.app.state.conversations)
+def get_conversations(container: ContainerDep) -> ConversationService:
+    return container.conversations
 
 
-def get_replies(request: Request) -> ReplyService:
-    return request.app.state.replies
+def get_replies(container: ContainerDep) -> ReplyService:
+    return container.replies
+
+
+def get_translation(container: ContainerDep) -> TranslationService:
+    return container.translation
+
+
+def get_summarization(container: ContainerDep) -> SummarizationService:
+    return container.summarization
+
+
+def get_code(container: ContainerDep) -> CodeService:
+    return container.code
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -46,6 +70,9 @@ ChatDep = Annotated[ChatService, Depends(get_chat)]
 CompletionsDep = Annotated[CompletionService, Depends(get_completions)]
 ConversationsDep = Annotated[ConversationService, Depends(get_conversations)]
 RepliesDep = Annotated[ReplyService, Depends(get_replies)]
+TranslationDep = Annotated[TranslationService, Depends(get_translation)]
+SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
+CodeDep = Annotated[CodeService, Depends(get_code)]
 
 
 def require_api_key(request: Request, settings: SettingsDep) -> None:

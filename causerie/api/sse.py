@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
-from causerie.api.errors import error_body
 from causerie.errors import CauserieError
-from causerie.protocol.openai import ErrorBody, ErrorResponse
+from causerie.protocol.openai import ErrorResponse
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +19,11 @@ async def _events(chunks: AsyncIterator[BaseModel], exclude_none: bool) -> Async
         async for chunk in chunks:
             yield f"data: {chunk.model_dump_json(exclude_none=exclude_none)}\n\n"
     except CauserieError as exc:
-        yield f"data: {error_body(exc).model_dump_json()}\n\n"
+        yield f"data: {ErrorResponse.of(exc).model_dump_json()}\n\n"
         return
     except Exception:  # the status line is already sent: report in-band
         log.exception("stream failed")
-        body = ErrorResponse(error=ErrorBody(message="The server had an error while streaming.", type="server_error"))
-        yield f"data: {json.dumps(body.model_dump())}\n\n"
+        yield f"data: {ErrorResponse.of(CauserieError('The server had an error while streaming.')).model_dump_json()}\n\n"
         return
     yield "data: [DONE]\n\n"
 

@@ -8,32 +8,16 @@ plain HTTP errors; later ones arrive in the stream as an ``{"error": …}`` even
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from causerie.api.deps import require_api_key
+from causerie.api.deps import SummarizationDep, TranslationDep, require_api_key
 from causerie.api.sse import sse_response
 from causerie.protocol.openai import ErrorResponse
 from causerie.protocol.text import SummarizeRequest, Summary, TranslateRequest, Translation
-from causerie.services.summarize import SummarizationService
-from causerie.services.translate import TranslationService
 
 _errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors, tags=["text"])
-
-
-def get_translation(request: Request) -> TranslationService:
-    return TranslationService(request.app.state.pool)
-
-
-def get_summarization(request: Request) -> SummarizationService:
-    return SummarizationService(request.app.state.pool)
-
-
-TranslationDep = Annotated[TranslationService, Depends(get_translation)]
-SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
 
 
 @router.post("/translate", response_model=Translation)

@@ -14,28 +14,28 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import httpx
 import openai
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from causerie.cli.errors import BackendError
+from causerie.cli.remote_conversations import server_message
 from causerie.cli.remote_conversations import RemoteConversations
+from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
 from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
-from causerie.protocol.openai import ChatCompletionRequest
-from causerie.services.chat import ChatService
-from causerie.services.conversations import ConversationService
-from causerie.services.engines import EnginePool
-from causerie.services.replies import ReplyService
-from causerie.store import ConversationRepository, Database, database_url
+from causerie.protocol.openai import ChatCompletionRequest, error_message
+from causerie.protocol.text import SummarizeProgress, SummarizeRequest, Summary, TranslateProgress, TranslateRequest, Translation
+from causerie.services.container import Container
 
 __all__ = ["Backend", "BackendError", "LocalBackend", "ModelRow", "RemoteBackend", "open_backend"]
 
 T = TypeVar("T")
+CodeOperation = Literal["generate", "fix", "optimize"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,18 @@ class Backend(Protocol):
         """Store ``text`` in the conversation and yield the reply (stored too) as it is generated."""
         ...
 
+    def code(self, operation: CodeOperation, request: BaseModel) -> dict[str, Any]:
+        """Run ``/v1/code/<operation>``: the result as JSON-ready data."""
+        ...
+
+    def translate(self, request: TranslateRequest) -> Iterator[TranslateProgress | Translation]:
+        """Progress events, then the translation."""
+        ...
+
+    def summarize(self, request: SummarizeRequest) -> Iterator[SummarizeProgress | Summary]:
+        """Progress events, then the summary."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -96,23 +108,27 @@ def _request(
 
 
 _DONE = object()
+_TRANSLATE_EVENT: TypeAdapter[TranslateProgress | Translation] = TypeAdapter(
+    Annotated[TranslateProgress | Translation, Field(discriminator="object")]
+)
+_SUMMARIZE_EVENT: TypeAdapter[SummarizeProgress | Summary] = TypeAdapter(
+    Annotated[SummarizeProgress | Summary, Field(discriminator="object")]
+)
 
 
 class LocalBackend:
-    """Chat services in this process, on one event loop that lives in a background thread.
+    """The services of one ``Container`` in this process, on one event loop that lives in a background thread.
 
     Engines keep worker threads and asyncio objects bound to the loop that first used them, so
-    every turn runs on the same loop; ``stream_chat`` bridges its chunks to a plain iterator.
+    every call runs on the same loop; async streams are bridged to plain iterators.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
-        self.registry = discover_registry(self.settings)
-        self._pool = EnginePool(self.registry, self.settings)
-        self._service = ChatService(self._pool)
+        settings = settings or cli_settings()
+        self.container = Container(settings, discover_registry(settings))
+        self.registry = self.container.registry
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._replies: ReplyService | None = None
 
     def models(self) -> list[ModelRow]:
         default = self.registry.default_id
@@ -132,12 +148,12 @@ class LocalBackend:
             self._loop = loop
         return self._loop
 
-    def iterate(self, job: Callable[[EnginePool], AsyncIterator[T]]) -> Iterator[T]:
-        """The items of an async job over this backend's engines, as a plain iterator (run on its loop)."""
+    def _iterate(self, items_of: Callable[[], AsyncIterator[T]]) -> Iterator[T]:
+        """The items of an async stream, as a plain iterator (run on this backend's loop)."""
         items: queue.Queue[Any] = queue.Queue()
 
         async def pump() -> None:
-            async for item in job(self._pool):
+            async for item in items_of():
                 items.put(item)
 
         future = asyncio.run_coroutine_threadsafe(pump(), self._ensure_loop())
@@ -149,38 +165,38 @@ class LocalBackend:
         finally:
             future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
 
+    def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run one service call on this backend's loop (where its engines live) and wait for it."""
+        future = asyncio.run_coroutine_threadsafe(work(), self._ensure_loop())
+        try:
+            return future.result()
+        finally:
+            future.cancel()
+
     def stream_chat(
         self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
     ) -> Iterator[str]:
         request = _request(messages, model, temperature, max_tokens)
+        chat = self.container.chat
 
-        async def pieces(_: EnginePool) -> AsyncIterator[str]:
-            prepared = await self._service.prepare(request)
-            async for chunk in self._service.stream(prepared):
+        async def pieces() -> AsyncIterator[str]:
+            async for chunk in chat.stream(await chat.prepare(request)):
                 for choice in chunk.choices:
                     if choice.delta.content:
                         yield choice.delta.content
 
-        return self.iterate(pieces)
-
-    def _conversations(self) -> ReplyService:
-        """Replies into the conversation store, opened (and migrated) on first use."""
-        if self._replies is None:
-            database = Database.open(database_url(self.settings))
-            self._replies = ReplyService(self._pool, ConversationRepository(database))
-        return self._replies
+        return self._iterate(pieces)
 
     def create_conversation(self, *, system: str | None, model: str | None) -> str:
-        conversations = ConversationService(self._conversations().repository)
-        return conversations.create(ConversationCreate(system_prompt=system, model=model)).id
+        return self.container.conversations.create(ConversationCreate(system_prompt=system, model=model)).id
 
     def stream_message(
         self, conversation_id: str, text: str, *, model: str | None, temperature: float | None, max_tokens: int | None
     ) -> Iterator[str]:
-        replies = self._conversations()
+        replies = self.container.replies
         body = MessageCreate(content=text, model=model, temperature=temperature, max_tokens=max_tokens)
 
-        async def pieces(_: EnginePool) -> AsyncIterator[str]:
+        async def pieces() -> AsyncIterator[str]:
             job = await replies.post(conversation_id, body)
             async for event in job.events():
                 if isinstance(event, DeltaEvent):
@@ -188,25 +204,35 @@ class LocalBackend:
                 elif isinstance(event, ErrorEvent):
                     raise CauserieError(event.error.message)
 
-        return self.iterate(pieces)
+        return self._iterate(pieces)
 
-    def call(self, work: Callable[[EnginePool], Awaitable[T]]) -> T:
-        """Run a service call on this backend's loop (where its engines live) and wait for it."""
-        future = asyncio.run_coroutine_threadsafe(work(self._pool), self._ensure_loop())
-        try:
-            return future.result()
-        finally:
-            future.cancel()
+    def code(self, operation: CodeOperation, request: BaseModel) -> dict[str, Any]:
+        run = getattr(self.container.code, operation)
+        return self._call(lambda: run(request)).model_dump()
+
+    def translate(self, request: TranslateRequest) -> Iterator[TranslateProgress | Translation]:
+        service = self.container.translation
+
+        async def events() -> AsyncIterator[TranslateProgress | Translation]:
+            async for event in service.run(await service.prepare(request)):
+                yield event
+
+        return self._iterate(events)
+
+    def summarize(self, request: SummarizeRequest) -> Iterator[SummarizeProgress | Summary]:
+        service = self.container.summarization
+
+        async def events() -> AsyncIterator[SummarizeProgress | Summary]:
+            async for event in service.run(await service.prepare(request)):
+                yield event
+
+        return self._iterate(events)
 
     def close(self) -> None:
         try:
             if self._loop is not None:
-                if self._replies is not None:
-                    asyncio.run_coroutine_threadsafe(self._replies.aclose(), self._loop).result(timeout=30)
-                asyncio.run_coroutine_threadsafe(self._pool.aclose(), self._loop).result(timeout=30)
+                asyncio.run_coroutine_threadsafe(self.container.aclose(), self._loop).result(timeout=30)
         finally:
-            if self._replies is not None:
-                self._replies.repository.database.close()
             self._stop_loop()
 
     def _stop_loop(self) -> None:
@@ -221,12 +247,7 @@ class LocalBackend:
 
 def _status_message(exc: openai.APIError) -> str:
     """The server's own ``error.message`` when the body has one, else the SDK's message."""
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    return exc.message
+    return error_message(exc.body) or exc.message
 
 
 class RemoteBackend:
@@ -303,26 +324,35 @@ class RemoteBackend:
             conversation_id, text, model=model, temperature=temperature, max_tokens=max_tokens
         )
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON to one of Causerie's own endpoints (``path`` like ``/v1/code/fix``)."""
+    def code(self, operation: CodeOperation, request: BaseModel) -> dict[str, Any]:
+        body = request.model_dump(exclude_unset=True)
         with self._errors():
-            return self.client.post(path.removeprefix("/v1"), body=body, cast_to=httpx.Response).json()
+            return self.client.post(f"/code/{operation}", body=body, cast_to=httpx.Response).json()
 
-    def stream_events(self, path: str, body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def translate(self, request: TranslateRequest) -> Iterator[TranslateProgress | Translation]:
+        for event in self._stream_events("/v1/translate", request):
+            yield _TRANSLATE_EVENT.validate_python(event)
+
+    def summarize(self, request: SummarizeRequest) -> Iterator[SummarizeProgress | Summary]:
+        for event in self._stream_events("/v1/summarize", request):
+            yield _SUMMARIZE_EVENT.validate_python(event)
+
+    def _stream_events(self, path: str, request: BaseModel) -> Iterator[dict[str, Any]]:
         """The JSON events of a streamed Causerie endpoint (``/v1/translate``…), errors as ``BackendError``."""
         headers = {"Authorization": f"Bearer {self.client.api_key}"}
         try:
-            with httpx.stream("POST", self.url + path, json={**body, "stream": True}, headers=headers,
+            body = {**request.model_dump(exclude_none=True), "stream": True}
+            with httpx.stream("POST", self.url + path, json=body, headers=headers,
                               timeout=self.client.timeout) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise BackendError(_error_message(response))
+                    raise BackendError(server_message(response))
                 for line in response.iter_lines():
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     event = json.loads(line[len("data: "):])
                     if "error" in event:
-                        raise BackendError(event["error"].get("message", "the server reported an error"))
+                        raise BackendError(error_message(event) or "the server reported an error")
                     yield event
         except httpx.HTTPError as exc:
             raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc
@@ -332,15 +362,8 @@ class RemoteBackend:
         self.conversations.close()
 
 
-def _error_message(response: httpx.Response) -> str:
-    try:
-        return response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return f"the server answered {response.status_code}: {response.text[:200]}"
-
-
 def open_backend(server: str | None, api_key: str | None) -> Backend:
-    """``RemoteBackend`` with ``--server``, else ``LocalBackend`` over the models in ``Settings()``."""
+    """``RemoteBackend`` with ``--server``, else ``LocalBackend`` over the models of this machine's settings."""
     if server:
         return RemoteBackend(server, api_key)
     return LocalBackend()

@@ -8,17 +8,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
 from causerie.cli.common import ApiKeyOpt, JsonOpt, ModelOpt, ServerOpt, _backend, _friendly_errors, read_text, validated
 from causerie.protocol.code import CodeFixRequest, CodeGenerateRequest, CodeOptimizeRequest
-from causerie.sandbox import Sandbox
-from causerie.services.chat import ChatService
-from causerie.services.code import CodeService
 
 app = typer.Typer(name="code", help="Generate, fix or optimize code; every result is run in a sandbox.", no_args_is_help=True)
 err_console = Console(stderr=True)
@@ -32,18 +27,6 @@ LanguageOpt = Annotated[str, typer.Option("--language", "-l", help="Programming 
 
 def _optional_text(path: Path | None, what: str) -> str | None:
     return read_text(path, what) if path is not None else None
-
-
-def _call(backend: Backend, operation: str, request: BaseModel) -> dict[str, Any]:
-    if isinstance(backend, RemoteBackend):
-        return backend.post(f"/v1/code/{operation}", request.model_dump(exclude_unset=True))
-    assert isinstance(backend, LocalBackend)
-
-    async def work(pool: Any) -> BaseModel:
-        service = CodeService(ChatService(pool), Sandbox(maximums=backend.settings.sandbox_maximums))
-        return await getattr(service, operation)(request)
-
-    return backend.call(work).model_dump()
 
 
 def _run_summary(run: dict[str, Any] | None) -> str:
@@ -104,7 +87,7 @@ def generate(
             model=model,
         )
     with _backend(server, api_key) as backend:
-        result = _call(backend, "generate", request)
+        result = backend.code("generate", request)
     _report(result, as_json)
 
 
@@ -132,7 +115,7 @@ def fix(
             model=model,
         )
     with _backend(server, api_key) as backend:
-        result = _call(backend, "fix", request)
+        result = backend.code("fix", request)
     _report(result, as_json)
 
 
@@ -162,5 +145,5 @@ def optimize(
             model=model,
         )
     with _backend(server, api_key) as backend:
-        result = _call(backend, "optimize", request)
+        result = backend.code("optimize", request)
     _report(result, as_json)

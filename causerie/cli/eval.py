@@ -15,8 +15,9 @@ from rich.table import Table
 
 from causerie.cli import backend
 from causerie.cli.common import ModelOpt, _friendly_errors
+from causerie.cli.settings import cli_settings
 from causerie.config import Settings
-from causerie.services.engines import EnginePool
+from causerie.services.container import Container
 from causerie.services.evals.base import EvalContext, ItemResult, SuiteReport
 from causerie.services.evals.runner import available_suites, get_suite, report_dict, run_suite
 
@@ -36,7 +37,8 @@ def _table(report: SuiteReport) -> Table:
 
 async def _evaluate(settings: Settings, suite_name: str, model: str | None, limit: int | None, concurrency: int) -> SuiteReport:
     suite = get_suite(suite_name)
-    pool = EnginePool(backend.discover_registry(settings), settings)  # tests replace discovery
+    container = Container(settings, backend.discover_registry(settings))  # tests replace discovery
+    pool = container.pool
     try:
         spec = pool.registry.resolve(model)
         await pool.get(spec)  # load (or fail) before the progress bar starts
@@ -56,7 +58,7 @@ async def _evaluate(settings: Settings, suite_name: str, model: str | None, limi
 
             return await run_suite(suite, context, limit=limit, concurrency=concurrency, progress=advance)
     finally:
-        await pool.aclose()
+        await container.aclose()
 
 
 def eval_command(
@@ -73,7 +75,7 @@ def eval_command(
             typer.echo(f"{name}\t{description}")
         return
     with _friendly_errors():
-        settings = Settings()
+        settings = cli_settings()
         report = asyncio.run(_evaluate(settings, suite, model, limit, concurrency))
     console.print(_table(report))
     if output is not None:

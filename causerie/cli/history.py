@@ -16,10 +16,9 @@ from rich.table import Table
 
 from causerie.cli.common import ApiKeyOpt, ServerOpt, _fail, _friendly_errors, console, err_console
 from causerie.cli.remote_conversations import RemoteConversations
-from causerie.config import Settings
+from causerie.cli.settings import cli_settings
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
-from causerie.services.conversations import ConversationService
-from causerie.store import ConversationRepository, Database, database_url
+from causerie.services.container import Container
 
 history_app = typer.Typer(
     name="history",
@@ -57,11 +56,11 @@ def _history(server: str | None, api_key: str | None) -> Iterator[HistorySource]
             finally:
                 remote.close()
             return
-        database = Database.open(database_url(Settings()))
+        container = Container(cli_settings())
         try:
-            yield ConversationService(ConversationRepository(database))
+            yield container.conversations
         finally:
-            database.close()
+            container.close_store()
 
 
 def _when(seconds: int) -> str:

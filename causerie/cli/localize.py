@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from causerie.config import Settings
+from causerie.cli.settings import cli_settings
 from causerie.errors import CauserieError
 
 console = Console()
@@ -86,7 +86,7 @@ def localize(
                 },
             }
         )
-        settings = Settings()
+        settings = cli_settings()
     except ValidationError as exc:
         error = exc.errors()[0]
         raise _fail(f"invalid {'.'.join(map(str, error['loc']))}: {error['msg']}", 2) from None

@@ -34,6 +34,7 @@ from causerie.cli import eval as eval_cli
 from causerie.cli import text as text_cli
 from causerie.cli.history import history_app
 from causerie.cli.localize import localize
+from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 
@@ -85,12 +86,10 @@ class LogLevel(str, Enum):
 
 def _serve_settings(overrides: dict[str, Any], model_paths: list[Path], api_keys: list[str]) -> Settings:
     """Settings from the environment, with the flags that were given on top."""
-    overrides = {key: value for key, value in overrides.items() if value is not None}
-    if model_paths:
-        overrides["model_paths"] = [*Settings().model_paths, *model_paths]
-    if api_keys:
-        overrides["api_keys"] = list(api_keys)
-    return Settings(**overrides)
+    settings = cli_settings(**overrides, api_keys=list(api_keys) or None)
+    if model_paths:  # added to CAUSERIE_MODEL_PATHS, not instead of it
+        settings = settings.model_copy(update={"model_paths": [*settings.model_paths, *model_paths]})
+    return settings
 
 
 def _print_banner(settings: Settings, registry: ModelRegistry) -> None:

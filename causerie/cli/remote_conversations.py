@@ -15,19 +15,19 @@ import httpx
 from pydantic import BaseModel
 
 from causerie.cli.errors import BackendError
+from causerie.protocol.openai import error_message
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def _server_message(response: httpx.Response) -> str:
+def server_message(response: httpx.Response) -> str:
+    """The ``error.message`` of a failed response, else its status."""
     try:
-        error = response.json().get("error", {})
-        if isinstance(error, dict) and isinstance(error.get("message"), str):
-            return error["message"]
-    except (ValueError, AttributeError):
-        pass
-    return f"the server answered {response.status_code} {response.reason_phrase}"
+        message = error_message(response.json())
+    except ValueError:
+        message = None
+    return message or f"the server answered {response.status_code} {response.reason_phrase}"
 
 
 class RemoteConversations:
@@ -47,7 +47,7 @@ class RemoteConversations:
         with self._errors():
             response = self.http.request(method, path, **kwargs)
         if response.is_error:
-            raise BackendError(_server_message(response))
+            raise BackendError(server_message(response))
         return response
 
     def _get(self, path: str, model: type[ModelT], **params: Any) -> ModelT:
@@ -81,7 +81,7 @@ class RemoteConversations:
         with self._errors(), self.http.stream("POST", f"/conversations/{conversation_id}/messages", json=body) as response:
             if response.is_error:
                 response.read()
-                raise BackendError(_server_message(response))
+                raise BackendError(server_message(response))
             for line in response.iter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
@@ -89,7 +89,7 @@ class RemoteConversations:
                 if event["type"] == "delta":
                     yield event["content"]
                 elif event["type"] == "error":
-                    raise BackendError(event["error"]["message"])
+                    raise BackendError(error_message(event) or "the server reported an error")
 
     def close(self) -> None:
         self.http.close()

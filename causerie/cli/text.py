@@ -9,29 +9,17 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from causerie.cli.backend import Backend, LocalBackend, RemoteBackend
 from causerie.cli.common import ApiKeyOpt, JsonOpt, ModelOpt, ServerOpt, _backend, console, err_console, read_text, validated
 from causerie.errors import InvalidRequest
-from causerie.protocol.text import (
-    SummarizeProgress,
-    SummarizeRequest,
-    Summary,
-    TranslateProgress,
-    TranslateRequest,
-    Translation,
-)
-from causerie.services.engines import EnginePool
-from causerie.services.summarize import SummarizationService
-from causerie.services.translate import TranslationService
+from causerie.protocol.text import SummarizeProgress, SummarizeRequest, Summary, TranslateProgress, TranslateRequest, Translation
 
 InputArg = Annotated[str, typer.Argument(metavar="[FILE|-]", help="The document; '-' or nothing reads stdin.")]
 
@@ -43,24 +31,6 @@ def default_target() -> str:
         if code and code not in ("C", "POSIX"):
             return code
     return "en"
-
-
-def _events(
-    backend: Backend, path: str, request: BaseModel, job: Callable[[EnginePool], AsyncIterator[Any]]
-) -> Iterator[Any]:
-    """Progress events then the result, from the services in-process or from the server."""
-    if isinstance(backend, LocalBackend):
-        yield from backend.iterate(job)
-        return
-    assert isinstance(backend, RemoteBackend)
-    kinds: dict[str, type[BaseModel]] = {
-        "translation.progress": TranslateProgress,
-        "translation": Translation,
-        "summary.progress": SummarizeProgress,
-        "summary": Summary,
-    }
-    for event in backend.stream_events(path, request.model_dump(exclude_none=True)):
-        yield kinds[event["object"]].model_validate(event)
 
 
 def _with_progress(events: Iterator[Any], label: str) -> Any:
@@ -132,12 +102,7 @@ def translate(
             model=model,
         )
 
-        async def job(pool: EnginePool) -> AsyncIterator[Any]:
-            service = TranslationService(pool)
-            async for event in service.run(await service.prepare(request)):
-                yield event
-
-        result: Translation = _with_progress(_events(backend, "/v1/translate", request, job), "Translating")
+        result: Translation = _with_progress(backend.translate(request), "Translating")
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return
@@ -177,12 +142,7 @@ def summarize(
             SummarizeRequest, text=read_text(source, "document"), length=length, language=lang, model=model
         )
 
-        async def job(pool: EnginePool) -> AsyncIterator[Any]:
-            service = SummarizationService(pool)
-            async for event in service.run(await service.prepare(request)):
-                yield event
-
-        result: Summary = _with_progress(_events(backend, "/v1/summarize", request, job), "Summarizing")
+        result: Summary = _with_progress(backend.summarize(request), "Summarizing")
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return

@@ -22,7 +22,7 @@ from pathlib import Path
 from causerie.config import Settings
 from causerie.errors import ModelUnavailable
 from causerie.models.gguf_info import read_gguf_info
-from causerie.models.registry import ModelSpec
+from causerie.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

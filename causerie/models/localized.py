@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from causerie.config import Settings
 from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
-from causerie.models.registry import ModelSpec
+from causerie.models.spec import ModelSpec
 
 CARD_FILE = "model.json"
 

@@ -3,55 +3,22 @@
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Literal
 
 from causerie.config import Settings
-from causerie.engine.base import Engine
 from causerie.errors import ModelNotFound, ModelUnavailable
+from causerie.models.embedded import embedded_specs
 from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
+from causerie.models.localized import localized_specs
+from causerie.models.spec import ModelSource, ModelSpec, model_id_from_filename
+
+__all__ = ["AUTO_MODEL", "ModelRegistry", "ModelSource", "ModelSpec", "model_id_from_filename"]
 
 log = logging.getLogger(__name__)
 
-ModelSource = Literal["embedded", "file", "directory", "custom", "localized"]
-
 AUTO_MODEL = "auto"
 """The model id that routes each request to the localized model for its language."""
-
-# A final quantization tag: -Q4_K_M, .Q4_1, -q8_0, -IQ4_XS, -F16, -BF16, -fp32 …
-_QUANT_SUFFIX = re.compile(r"[-_. ](?:i?q\d+(?:_[a-z0-9]+)*|b?f(?:16|32)|fp(?:16|32))$", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One servable model."""
-
-    id: str
-    path: Path | None
-    """The GGUF file; None for engines that are not files (test fakes)."""
-    source: ModelSource
-    created: int
-    """Unix time: the file's mtime, or when the spec was made."""
-    description: str = ""
-    context_length: int | None = None
-    """Training context from the GGUF metadata."""
-    factory: Callable[[Settings], Engine] | None = None
-    """Builds a custom engine; None means llama.cpp on ``path``."""
-    language: str | None = None
-    """ISO 639-1 code of the language a localized model was adapted to."""
-
-
-def model_id_from_filename(filename: str) -> str:
-    """Derive a model id: ``Qwen2.5-Coder-0.5B-Instruct-Q4_K_M.gguf`` -> ``qwen2.5-coder-0.5b-instruct``."""
-    stem = re.sub(r"\.gguf$", "", filename.strip(), flags=re.IGNORECASE)
-    stem = _QUANT_SUFFIX.sub("", stem)
-    stem = re.sub(r"(?<!\d)\.|\.(?!\d)", "-", stem.lower())  # keep only version dots (2.5, 0.5b)
-    stem = re.sub(r"[^a-z0-9.]+", "-", stem)
-    return stem.strip("-.") or "model"
-
 
 def _configured_files(settings: Settings) -> list[tuple[Path, ModelSource]]:
     """``settings.model_paths`` in order, then the ``*.gguf`` files of ``settings.models_dir`` sorted by name."""
@@ -89,7 +56,6 @@ class ModelRegistry:
         ``settings.default_model`` (``ModelNotFound``/``ModelUnavailable`` unless it names a working
         model), else the first embedded model available, else the first model.
         """
-        from causerie.models.embedded import embedded_specs  # embedded builds ModelSpec from this module
 
         specs, problems = embedded_specs(settings)
         registry = cls(specs, problems=problems)
@@ -99,7 +65,6 @@ class ModelRegistry:
                 continue
             seen.add(path.resolve())
             registry._add_file(path, source)
-        from causerie.models.localized import localized_specs
 
         localized, broken = localized_specs(settings)
         registry._problems.update(broken)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from causerie.errors import InvalidRequest
+from causerie.errors import CauserieError, InvalidRequest
 
 
 class _Request(BaseModel):
@@ -312,6 +312,22 @@ class ErrorBody(BaseModel):
     param: str | None = None
     code: str | None = None
 
+    @classmethod
+    def of(cls, exc: CauserieError) -> ErrorBody:
+        """The one place a domain error becomes OpenAI's error object."""
+        return cls(message=exc.message, type=exc.error_type, param=exc.param, code=exc.code)
+
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+    @classmethod
+    def of(cls, exc: CauserieError) -> ErrorResponse:
+        return cls(error=ErrorBody.of(exc))
+
+
+def error_message(payload: object) -> str | None:
+    """The ``error.message`` of an OpenAI-style error payload (a JSON value), or None when it has none."""
+    error = payload.get("error", payload) if isinstance(payload, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return message if isinstance(message, str) else None

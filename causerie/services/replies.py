@@ -36,7 +36,6 @@ from causerie.protocol.conversations import (
 from causerie.protocol.openai import ChatCompletionRequest, ChatMessage, ErrorBody
 from causerie.services.chat import ChatService, PreparedChat
 from causerie.services.conversations import conversation_out, message_out
-from causerie.services.engines import EnginePool
 from causerie.services.language import detect_language
 from causerie.services.titles import fallback_title, generate_title
 from causerie.store import ConversationRepository, ConversationRow, MessageRow, MessageStatus
@@ -89,8 +88,8 @@ class ReplyJob:
 class ReplyService:
     """Holds the replies running in this process (one per conversation)."""
 
-    def __init__(self, pool: EnginePool, repository: ConversationRepository) -> None:
-        self.chat = ChatService(pool)
+    def __init__(self, chat: ChatService, repository: ConversationRepository) -> None:
+        self.chat = chat
         self.repository = repository
         self._running: dict[str, asyncio.Task[None] | None] = {}
 
@@ -246,9 +245,7 @@ class ReplyService:
             try:
                 await asyncio.to_thread(self.repository.save_content, reply.id, "".join(parts), status)
                 if job.failure is not None:
-                    failure = job.failure
-                    body = ErrorBody(message=failure.message, type=failure.error_type, param=failure.param, code=failure.code)
-                    job.queue.put_nowait(ErrorEvent(error=body))
+                    job.queue.put_nowait(ErrorEvent(error=ErrorBody.of(job.failure)))
                 final = await asyncio.to_thread(self.repository.message, reply.conversation_id, reply.id)
                 job.queue.put_nowait(DoneEvent(message=message_out(final)))
                 if wants_title and status is MessageStatus.complete:

@@ -1,0 +1,101 @@
+"""The composition root: one ``Settings`` in, every long-lived object and service out.
+
+The app factory (``causerie.api.app``) and the CLI (``causerie.cli``) each build exactly one
+``Container``; nothing else constructs services, engine pools or the store. Everything is built on
+first use, so a CLI command that only reads the history never discovers models, and one that only
+chats never opens the database.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from causerie.config import Settings
+from causerie.models.registry import ModelRegistry
+from causerie.sandbox import Sandbox
+from causerie.services.chat import ChatService
+from causerie.services.code import CodeService
+from causerie.services.completions import CompletionService
+from causerie.services.conversations import ConversationService
+from causerie.services.engines import EnginePool
+from causerie.services.replies import ReplyService
+from causerie.services.summarize import SummarizationService
+from causerie.services.translate import TranslationService
+from causerie.store import ConversationRepository, Database, database_url
+
+
+class Container:
+    """Registry, engine pool, store, sandbox and the services on top, built once from ``settings``."""
+
+    def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
+        self.settings = settings
+        self._registry = registry
+        self._database: Database | None = None
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        return self._registry if self._registry is not None else ModelRegistry.discover(self.settings)
+
+    @cached_property
+    def pool(self) -> EnginePool:
+        return EnginePool(self.registry, self.settings)
+
+    @cached_property
+    def sandbox(self) -> Sandbox:
+        return Sandbox(maximums=self.settings.sandbox_maximums)
+
+    @cached_property
+    def chat(self) -> ChatService:
+        return ChatService(self.pool)
+
+    @cached_property
+    def completions(self) -> CompletionService:
+        return CompletionService(self.pool)
+
+    @cached_property
+    def translation(self) -> TranslationService:
+        return TranslationService(self.pool)
+
+    @cached_property
+    def summarization(self) -> SummarizationService:
+        return SummarizationService(self.pool)
+
+    @cached_property
+    def code(self) -> CodeService:
+        return CodeService(self.chat, self.sandbox)
+
+    def open_store(self) -> Database:
+        """The conversation store, opened (and migrated) the first time."""
+        if self._database is None:
+            self._database = Database.open(database_url(self.settings))
+        return self._database
+
+    @cached_property
+    def repository(self) -> ConversationRepository:
+        return ConversationRepository(self.open_store())
+
+    @cached_property
+    def conversations(self) -> ConversationService:
+        return ConversationService(self.repository)
+
+    @cached_property
+    def replies(self) -> ReplyService:
+        return ReplyService(self.chat, self.repository)
+
+    def _built(self, name: str) -> bool:
+        return name in self.__dict__
+
+    async def aclose(self) -> None:
+        """Stop running replies, unload the engines, close the store (only what was built)."""
+        try:
+            if self._built("replies"):
+                await self.replies.aclose()
+            if self._built("pool"):
+                await self.pool.aclose()
+        finally:
+            self.close_store()
+
+    def close_store(self) -> None:
+        if self._database is not None:
+            self._database.close()
+            self._database = None
