@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictBool
 
 from causerie.api.deps import PoolDep, SettingsDep, require_api_key
 from causerie.config import Settings
 from causerie.localize.errors import LocalizeError
 from causerie.localize.options import LocalizeOptions
 from causerie.models.registry import ModelRegistry
+from causerie.protocol.base import RequestModel
 from causerie.protocol.openai import ErrorResponse
 from causerie.services.engines import EnginePool
 from causerie.services.jobs import Job, JobRunner
@@ -24,10 +25,10 @@ router = APIRouter(prefix="/v1/localize", dependencies=[Depends(require_api_key)
 JOB_KIND = "localize"
 
 
-class LocalizeJobRequest(LocalizeOptions):
+class LocalizeJobRequest(RequestModel, LocalizeOptions):
     model_config = ConfigDict(extra="forbid")
 
-    restart: bool = False
+    restart: StrictBool = False
     """Discard an earlier run of the same model id instead of resuming it."""
 
 

@@ -107,11 +107,19 @@ class Engine(Protocol):
         ...
 
     def count_tokens(self, text: str, *, add_bos: bool = True) -> int:
-        """How many tokens ``text`` takes as a prompt."""
+        """How many tokens ``text`` takes as a prompt (an empty one takes one: see ``generate``).
+
+        Thread-safe and CPU-bound (seconds for megabytes): code on the event loop awaits
+        ``services.sampling.count_prompt``, which calls it on a worker thread.
+        """
         ...
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        """Stream chunks then one finish event; cancellation stops the work."""
+        """Stream chunks then one finish event; cancellation stops the work.
+
+        The prompt is tokenized off the event loop. An empty prompt completes from the start of a
+        document, as OpenAI's does: the model's BOS token, or its EOS for a model without one.
+        """
         ...
 
     async def aclose(self) -> None:

@@ -6,6 +6,7 @@ cancellation behave as in production while the output is exactly known.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ from causerie.engine.text import StopMatcher
 from causerie.errors import ContextLengthExceeded
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
+FAKE_EOS = "<|end|>"
 
 FAKE_TEMPLATE = (
     "{% for message in messages %}<|{{ message['role'] }}|>{{ message['content'] }}\n{% endfor %}"
@@ -36,6 +38,11 @@ def fake_tokens(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+def _prompt_tokens(text: str) -> list[str]:
+    """As llama.cpp's engine does for a model without BOS: an empty prompt is the end-of-text token."""
+    return fake_tokens(text) or [FAKE_EOS]
+
+
 @dataclass
 class _FakeSlot:
     history: list[str] = field(default_factory=list)
@@ -43,7 +50,7 @@ class _FakeSlot:
 
 class _FakeSequence:
     def __init__(self, slot: _FakeSlot, request: GenerationRequest, reply: str, delay: float) -> None:
-        prompt = fake_tokens(request.prompt)
+        prompt = _prompt_tokens(request.prompt)
         cached = 0
         while cached < min(len(prompt), len(slot.history)) and prompt[cached] == slot.history[cached]:
             cached += 1
@@ -121,13 +128,13 @@ class FakeEngine:
 
     @property
     def eos_token(self) -> str:
-        return "<|end|>"
+        return FAKE_EOS
 
     def count_tokens(self, text: str, *, add_bos: bool = True) -> int:
-        return len(fake_tokens(text))
+        return len(_prompt_tokens(text))
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        if self.count_tokens(request.prompt) >= self._context_length:
+        if await asyncio.to_thread(self.count_tokens, request.prompt) >= self._context_length:
             raise ContextLengthExceeded("prompt too long for the fake engine", param="messages")
         self.requests.append(request)
         async for event in self._scheduler.run(request):

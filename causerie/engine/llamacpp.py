@@ -8,6 +8,7 @@ prompt processing in chunks, then one sampled token per step.
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import random
@@ -85,6 +86,8 @@ class LlamaCppEngine:
         self._bos_token = _token_text(first, first.token_bos())
         self._eos_token = _token_text(first, first.token_eos())
         self._adds_bos = first._model.add_bos_token()
+        self._document_start = next((t for t in (first.token_bos(), first.token_eos()) if t >= 0), None)
+        """What an empty prompt becomes (OpenAI: "as if from the beginning of a new document"): BOS, else EOS."""
         self._scheduler: SlotScheduler[Llama, _Payload] = SlotScheduler(
             self._slots, self._start, _cached_prefix, name=model_id
         )
@@ -111,16 +114,8 @@ class LlamaCppEngine:
         return len(self._tokenize(text, add_bos))
 
     async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
-        tokens = self._tokenize(request.prompt, request.add_bos)
-        if len(tokens) >= self._n_ctx:
-            raise ContextLengthExceeded(
-                f"This model's maximum context length is {self._n_ctx} tokens, "
-                f"but the prompt is {len(tokens)} tokens.",
-                param="messages",
-            )
-        if request.params.grammar is not None:
-            _parse_grammar(request.params.grammar)  # fail fast, before queueing
-        async for event in self._scheduler.run(_Payload(request, tokens)):
+        payload = await asyncio.to_thread(self._payload, request)  # megabytes take seconds to tokenize
+        async for event in self._scheduler.run(payload):
             yield event
 
     async def aclose(self) -> None:
@@ -134,11 +129,29 @@ class LlamaCppEngine:
     # -- internals ----------------------------------------------------------------------
 
     def _tokenize(self, text: str, add_bos: bool) -> list[int]:
+        """The prompt's tokens, never none: llama.cpp cannot sample without evaluating at least one."""
         first = self._slots[0]
         tokens = first.tokenize(text.encode("utf-8"), add_bos=False, special=True)
         if add_bos and self._adds_bos and (not tokens or tokens[0] != first.token_bos()):
             tokens.insert(0, first.token_bos())
+        if not tokens:
+            if self._document_start is None:
+                raise InvalidRequest(f"model '{self.model_id}' cannot complete an empty prompt", param="prompt")
+            tokens = [self._document_start]
         return tokens
+
+    def _payload(self, request: GenerationRequest) -> _Payload:
+        """Everything that can be refused, refused before the request queues for a slot."""
+        tokens = self._tokenize(request.prompt, request.add_bos)
+        if len(tokens) >= self._n_ctx:
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {self._n_ctx} tokens, "
+                f"but the prompt is {len(tokens)} tokens.",
+                param="messages",
+            )
+        if request.params.grammar is not None:
+            _check_grammar(self._slots[0], request.params.grammar)
+        return _Payload(request, tokens)
 
     def _start(self, slot: Llama, payload: _Payload) -> _LlamaSequence:
         return _LlamaSequence(slot, payload.tokens, payload.request.params, self._n_ctx)
@@ -163,17 +176,20 @@ def _cached_prefix(slot: Llama, payload: _Payload) -> int:
     return Llama.longest_token_prefix(slot._input_ids.tolist(), payload.tokens)
 
 
-def _parse_grammar(grammar: str) -> LlamaGrammar:
-    try:
-        return LlamaGrammar.from_string(grammar, verbose=False)
-    except Exception as exc:  # llama.cpp reports grammar errors as ValueError/RuntimeError
-        raise InvalidRequest(f"invalid grammar: {exc}", param="grammar") from exc
+def _check_grammar(llm: Llama, grammar: str) -> None:
+    """Refuse a grammar llama.cpp's parser rejects: a sampler chain given the NULL it returns then crashes."""
+    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, grammar.encode("utf-8"), b"root")
+    if not sampler:
+        raise InvalidRequest("llama.cpp cannot parse the grammar (from an unsupported JSON schema?)", param="grammar")
+    llama_cpp.llama_sampler_free(sampler)
 
 
 class _LlamaSequence:
     """One generation's state machine on one slot."""
 
     def __init__(self, llm: Llama, prompt: list[int], params: SamplingParams, n_ctx: int) -> None:
+        if not prompt:  # never from the engine's tokenizer: sampling without logits would abort the process
+            raise ValueError("a sequence needs at least one prompt token")
         self.llm = llm
         self.params = params
         self.n_ctx = n_ctx
@@ -195,8 +211,9 @@ class _LlamaSequence:
 
     def _make_sampler(self):  # llama_cpp internals: the pinned version's sampler chain
         p = self.params
-        self.llm.set_seed(p.seed if p.seed is not None else random.randrange(2**31))
-        grammar = _parse_grammar(p.grammar) if p.grammar is not None else None
+        # llama.cpp takes a uint32 and reads 0xFFFFFFFF as "random": fold every int into the other values
+        self.llm.set_seed(p.seed % 0xFFFFFFFF if p.seed is not None else random.randrange(2**31))
+        grammar = LlamaGrammar.from_string(p.grammar, verbose=False) if p.grammar is not None else None
         return self.llm._init_sampler(
             top_k=40,
             top_p=p.top_p,
@@ -256,10 +273,10 @@ class _LlamaSequence:
         return shifted - np.log(np.exp(shifted).sum())
 
     def _token_logprob(self, logprobs: np.ndarray, token: int, piece: bytes) -> TokenLogprob:
-        k = self.params.logprobs or 0
+        k = min(self.params.logprobs or 0, len(logprobs))
         top: tuple[TopLogprob, ...] = ()
         if k > 0:
-            best = np.argpartition(-logprobs, k)[:k]
+            best = np.argpartition(-logprobs, k - 1)[:k]
             best = best[np.argsort(-logprobs[best])]
             top = tuple(self._entry(int(t), float(logprobs[t])) for t in best)
         return TokenLogprob(

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic_core import PydanticCustomError
 
 from causerie.errors import InvalidRequest
+from causerie.protocol.base import RequestModel
 from causerie.sandbox import LANGUAGES, Limits, RunResult, get_language
 
 
@@ -29,7 +30,7 @@ def _parses(value: str | None, info: ValidationInfo) -> str | None:
     return value
 
 
-class _CodeRequest(BaseModel):
+class _CodeRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(None, description="Model id; default: the server's default model.")

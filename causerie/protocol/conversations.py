@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from causerie.protocol.base import RequestModel
 from causerie.protocol.openai import ErrorBody
 
 MessageRole = Literal["user", "assistant", "system"]
 MessageStatusName = Literal["complete", "incomplete", "error"]
 
 
-class _Request(BaseModel):
+class _Request(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -35,7 +36,7 @@ class GenerationOptions(_Request):
     model: str | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1)
-    stream: bool = True
+    stream: StrictBool = True
 
 
 class MessageCreate(GenerationOptions):

@@ -10,12 +10,13 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from causerie.errors import CauserieError, InvalidRequest
+from causerie.protocol.base import RequestModel
 
 
-class _Request(BaseModel):
+class _Request(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
 
@@ -35,7 +36,7 @@ class ToolCall(BaseModel):
     function: FunctionCall
 
 
-class ChatMessage(_Request):
+class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
@@ -52,7 +53,7 @@ class FunctionDefinition(BaseModel):
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: bool | None = None
+    strict: StrictBool | None = None
 
 
 class Tool(BaseModel):
@@ -72,7 +73,7 @@ class NamedToolChoice(BaseModel):
 class JsonSchemaFormat(BaseModel):
     name: str = "response"
     schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
-    strict: bool | None = None
+    strict: StrictBool | None = None
     description: str | None = None
 
 
@@ -88,7 +89,7 @@ class ResponseFormat(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class SamplingFields(_Request):
@@ -100,7 +101,7 @@ class SamplingFields(_Request):
     seed: int | None = None
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
 
@@ -123,7 +124,7 @@ class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    logprobs: bool = False
+    logprobs: StrictBool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
@@ -154,7 +155,7 @@ class ChatCompletionRequest(SamplingFields):
 class CompletionRequest(SamplingFields):
     prompt: str | list[str]
     max_tokens: int | None = Field(16, ge=1)
-    echo: bool = False
+    echo: StrictBool = False
     logprobs: int | None = Field(None, ge=0, le=5)
     suffix: str | None = None
 

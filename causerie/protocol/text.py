@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from causerie.errors import InvalidRequest
+from causerie.protocol.base import RequestModel
 from causerie.services.language import resolve_language
 
 MAX_TEXT_CHARS = 2_000_000
 """The longest document one request may carry (about 500k tokens)."""
 
 
-class _Request(BaseModel):
+class _Request(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = None
-    stream: bool = Field(False, description="Send progress as server-sent events, then the result.")
+    stream: StrictBool = Field(False, description="Send progress as server-sent events, then the result.")
 
     @field_validator("text", check_fields=False)
     @classmethod

@@ -38,7 +38,14 @@ from causerie.services.language import detect, detect_language
 from causerie.services.engines import EnginePool
 from causerie.services.locales import apply_locale
 from causerie.services.routing import routing_language
-from causerie.services.sampling import check_capabilities, check_context, logprobs_out, sampling_params, usage
+from causerie.services.sampling import (
+    check_capabilities,
+    check_context,
+    count_prompt,
+    logprobs_out,
+    sampling_params,
+    usage,
+)
 from causerie.services.structured import response_format_grammar, tool_call_grammar
 from causerie.services.translate import TranslationService
 
@@ -110,7 +117,7 @@ class ChatService:
         formatter = ChatFormatter(engine.chat_template, engine.bos_token, engine.eos_token)
         messages = apply_locale(request.messages, request.locale or self.pool.settings.default_locale)
         rendered = formatter.render(messages, tools or None, force_tool_call=bool(forced))
-        prompt_tokens = engine.count_tokens(rendered.text, add_bos=True)
+        prompt_tokens = await count_prompt(engine, rendered.text)
         check_context(engine, prompt_tokens, request.completion_limit, param="messages")
         grammar = tool_call_grammar(forced) if forced else response_format_grammar(request.response_format)
         params = sampling_params(

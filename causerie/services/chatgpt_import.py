@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from causerie.errors import InvalidRequest
+from causerie.protocol.base import RequestModel
 from causerie.services.language import detect_language
 from causerie.store.repository import NewMessage
 
@@ -46,7 +47,7 @@ class _Node(_Loose):
     children: list[str] = Field(default_factory=list)
 
 
-class _Conversation(_Loose):
+class _Conversation(_Loose, RequestModel):
     title: str | None = None
     create_time: float | None = None
     update_time: float | None = None

@@ -16,7 +16,7 @@ from causerie.protocol.openai import (
     now,
 )
 from causerie.services.engines import EnginePool
-from causerie.services.sampling import check_capabilities, check_context, sampling_params, usage
+from causerie.services.sampling import check_capabilities, check_context, count_prompt, sampling_params, usage
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class CompletionService:
         check_capabilities(engine, params)
         prompt_tokens = 0
         for prompt in request.prompt:
-            count = engine.count_tokens(prompt)
+            count = await count_prompt(engine, prompt)
             check_context(engine, count, request.max_tokens, param="prompt")
             prompt_tokens += count
         generations = [GenerationRequest(prompt, params) for prompt in request.prompt]

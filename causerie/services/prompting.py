@@ -13,7 +13,7 @@ from causerie.protocol.openai import ChatMessage
 from causerie.protocol.text import TextUsage
 from causerie.services.chat_format import ChatFormatter
 from causerie.services.engines import EnginePool
-from causerie.services.sampling import check_context
+from causerie.services.sampling import check_context, count_prompt
 
 
 @dataclass(frozen=True)
@@ -40,17 +40,17 @@ class Prompter:
         return self.engine.context_length
 
     def count(self, text: str) -> int:
-        """Tokens ``text`` takes inside a prompt."""
+        """Tokens ``text`` takes inside a prompt; seconds for megabytes, so the event loop awaits ``count_prompt``."""
         return self.engine.count_tokens(text, add_bos=False)
 
-    def overhead(self, system: str) -> int:
+    async def overhead(self, system: str) -> int:
         """Tokens of a prompt with this system message and an empty user message."""
-        return self._render(system, "").count
+        return (await self._render(system, "")).count
 
-    def _render(self, system: str, user: str) -> _Rendered:
+    async def _render(self, system: str, user: str) -> _Rendered:
         messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
         rendered = self._formatter.render(messages)
-        return _Rendered(rendered.text, rendered.stop, self.engine.count_tokens(rendered.text, add_bos=True))
+        return _Rendered(rendered.text, rendered.stop, await count_prompt(self.engine, rendered.text))
 
     async def reply(
         self,
@@ -63,7 +63,7 @@ class Prompter:
         temperature: float = 0.0,
     ) -> Reply:
         """The model's answer to ``user`` under ``system``; the cost is added to ``usage``."""
-        rendered = self._render(system, user)
+        rendered = await self._render(system, user)
         max_tokens = max(1, min(max_tokens, self.engine.context_length - rendered.count - 1))
         check_context(self.engine, rendered.count, max_tokens, param=param)
         params = SamplingParams(max_tokens=max_tokens, temperature=temperature, stop=rendered.stop, seed=0)

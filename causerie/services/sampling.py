@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 
 from causerie.engine.base import Engine, GenerationFinish, SamplingParams, TokenLogprob
 from causerie.errors import ContextLengthExceeded, InvalidRequest
 from causerie.protocol.openai import PromptTokensDetails, TokenLogprobOut, TopLogprobOut, Usage, SamplingFields
+
+
+async def count_prompt(engine: Engine, text: str, *, add_bos: bool = True) -> int:
+    """``engine.count_tokens`` on a worker thread: megabytes take seconds, and the event loop keeps serving."""
+    return await asyncio.to_thread(engine.count_tokens, text, add_bos=add_bos)
 
 
 def check_context(engine: Engine, prompt_tokens: int, max_tokens: int | None, *, param: str) -> None:

@@ -10,6 +10,7 @@ the model drifts into another language, the summary is translated.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from causerie.protocol.text import (
 from causerie.services.engines import EnginePool
 from causerie.services.language import detect, detect_language, language_name
 from causerie.services.prompting import Prompter
+from causerie.services.sampling import count_prompt
 from causerie.services.segments import segment
 from causerie.services.translate import TranslationService
 
@@ -85,7 +87,7 @@ class SummarizationService:
         prompter = await Prompter.open(self.pool, request.model)
         found = detect(request.text)
         document_language = found.language if found else None
-        budget = self._budget(prompter, request, LENGTHS[request.length][1])
+        budget = await self._budget(prompter, request, LENGTHS[request.length][1])
         return SummaryJob(request, prompter, document_language, request.language or document_language, budget)
 
     async def run(self, job: SummaryJob) -> AsyncIterator[SummarizeProgress | Summary]:
@@ -96,10 +98,10 @@ class SummarizationService:
         partial_tokens = min(PARTIAL_TOKENS, budget // 3)
 
         text, level, chunks = job.request.text, 0, 1
-        while prompter.count(text) > budget:
+        while await count_prompt(prompter.engine, text, add_bos=False) > budget:
             if level >= MAX_LEVELS:
                 raise InvalidRequest("the document could not be reduced to fit the model's context", param="text")
-            parts = chunks_of(text, budget, prompter.count)
+            parts = await asyncio.to_thread(chunks_of, text, budget, prompter.count)
             if level == 0:
                 chunks = len(parts)
             partials: list[str] = []
@@ -149,9 +151,9 @@ class SummarizationService:
             f"{_in_language(language)}, keeping the key facts, names and numbers. Reply with the summary only."
         )
 
-    def _budget(self, prompter: Prompter, request: SummarizeRequest, final_tokens: int) -> int:
+    async def _budget(self, prompter: Prompter, request: SummarizeRequest, final_tokens: int) -> int:
         """Tokens of text one call may read: what the context leaves after the prompt and the answer."""
-        overhead = prompter.overhead(self._partial_system("en")) + 32
+        overhead = await prompter.overhead(self._partial_system("en")) + 32
         room = prompter.context_length - overhead - max(final_tokens, PARTIAL_TOKENS)
         budget = min(request.chunk_tokens or room, room)
         if budget < 64:

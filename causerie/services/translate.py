@@ -10,6 +10,7 @@ reported on the segment.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from causerie.protocol.text import (
 from causerie.services.engines import EnginePool
 from causerie.services.language import detect, language_name
 from causerie.services.prompting import Prompter
+from causerie.services.sampling import count_prompt
 from causerie.services.segments import MARKER, Format, Segment, detect_format, has_prose, segment, unmask
 
 OUTPUT_RATIO = 2.5
@@ -96,8 +98,8 @@ class TranslationService:
         prompter = await Prompter.open(self.pool, request.model)
         fmt: Format = detect_format(request.text) if request.format == "auto" else request.format
         source = request.source_language or self._detect_source(request.text)
-        budget = request.max_segment_tokens or self._budget(prompter, source, request.target_language)
-        segments = segment(request.text, fmt, budget=budget, count=prompter.count)
+        budget = request.max_segment_tokens or await self._budget(prompter, source, request.target_language)
+        segments = await asyncio.to_thread(segment, request.text, fmt, budget=budget, count=prompter.count)
         return TranslationJob(request, prompter, fmt, source, segments)
 
     async def run(self, job: TranslationJob) -> AsyncIterator[TranslateProgress | Translation]:
@@ -134,9 +136,9 @@ class TranslationService:
             )
         return found.language
 
-    def _budget(self, prompter: Prompter, source: str, target: str) -> int:
+    async def _budget(self, prompter: Prompter, source: str, target: str) -> int:
         system = self._system(source, target, None, {}, markers=True)
-        room = prompter.context_length - prompter.overhead(system) - _GLOSSARY_OVERHEAD
+        room = prompter.context_length - await prompter.overhead(system) - _GLOSSARY_OVERHEAD
         budget = int(room / (1 + OUTPUT_RATIO))
         if budget < 16:
             raise InvalidRequest(
@@ -172,10 +174,9 @@ class TranslationService:
         system = self._system(source, request.target_language, request.formality, entries, markers=bool(seg.pieces))
         best: TranslatedSegment | None = None
         best_problems = 0
+        max_tokens = int(await count_prompt(prompter.engine, seg.text, add_bos=False) * OUTPUT_RATIO) + 32
         for attempt in (1, 2):
-            reply = await prompter.reply(
-                system, seg.text, max_tokens=int(prompter.count(seg.text) * OUTPUT_RATIO) + 32, usage=usage
-            )
+            reply = await prompter.reply(system, seg.text, max_tokens=max_tokens, usage=usage)
             text = _LABEL.sub("", reply.text)
             translation, missing = unmask(text, seg.pieces)
             checks = check_glossary(translation, entries)
