@@ -8,9 +8,9 @@ from pathlib import Path
 
 from causerie.config import Settings
 from causerie.errors import ModelNotFound, ModelUnavailable
-from causerie.models.embedded import embedded_specs
+from causerie.models import embedded
+from causerie.models import localized as localized_models
 from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
-from causerie.models.localized import localized_specs
 from causerie.models.spec import ModelSource, ModelSpec, model_id_from_filename
 
 __all__ = ["AUTO_MODEL", "ModelRegistry", "ModelSource", "ModelSpec", "model_id_from_filename"]
@@ -57,7 +57,7 @@ class ModelRegistry:
         model), else the first embedded model available, else the first model.
         """
 
-        specs, problems = embedded_specs(settings)
+        specs, problems = embedded.embedded_specs(settings)
         registry = cls(specs, problems=problems)
         seen = {spec.path.resolve() for spec in specs if spec.path is not None}
         for path, source in _configured_files(settings):
@@ -66,7 +66,7 @@ class ModelRegistry:
             seen.add(path.resolve())
             registry._add_file(path, source)
 
-        localized, broken = localized_specs(settings)
+        localized, broken = localized_models.localized_specs(settings)
         registry._problems.update(broken)
         for spec in localized:
             if spec.id in registry._specs:
