@@ -34,7 +34,9 @@ def main() -> None:
     print(f"{'text':<16} {'detect (µs)':>12} {'plan (µs)':>10}")
     for name, text in TEXTS.items():
         request = ChatCompletionRequest(messages=[{"role": "user", "content": text}])
-        print(f"{name:<16} {per_call(lambda: detect(text)):>12.0f} {per_call(lambda: plan_for(request)):>10.0f}")
+        print(
+            f"{name:<16} {per_call(lambda text=text: detect(text)):>12.0f} {per_call(lambda request=request: plan_for(request)):>10.0f}"
+        )
     print("A reply in the right language adds one plan and one detection: compare with ~40 ms per decoded token.")
 
 

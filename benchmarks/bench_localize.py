@@ -95,7 +95,9 @@ def main() -> None:
     started = time.monotonic()
     french = man_corpus("manpages-fr", "fr", cache)
     japanese = man_corpus("manpages-ja", "ja", cache)
-    print(f"corpora ready in {time.monotonic() - started:.0f}s: {french} ({sum(1 for _ in french.iterdir())} pages), {japanese}")
+    print(
+        f"corpora ready in {time.monotonic() - started:.0f}s: {french} ({sum(1 for _ in french.iterdir())} pages), {japanese}"
+    )
 
     with tempfile.TemporaryDirectory() as temp:
         data_dir = args.data_dir or Path(temp) / "data"
@@ -103,7 +105,15 @@ def main() -> None:
             corpus=french,
             language="fr",
             base_model="smollm2-135m-instruct",
-            train=TrainOptions(max_steps=args.steps, max_minutes=args.minutes, batch_size=4, seq_len=256, learning_rate=args.lr, save_every=5, chat_fraction=0.3),
+            train=TrainOptions(
+                max_steps=args.steps,
+                max_minutes=args.minutes,
+                batch_size=4,
+                seq_len=256,
+                learning_rate=args.lr,
+                save_every=5,
+                chat_fraction=0.3,
+            ),
             eval=EvalOptions(english_text=english_text(Path(temp)), max_eval_chars=args.eval_chars),
         )
         last = [0.0]
@@ -124,25 +134,41 @@ def main() -> None:
         b, loc = report.base, report.localized
         print()
         print(Path(result.work_dir, "report.md").read_text())
-        print(f"French corpus: {result.corpus['kept']} passages kept ({result.corpus['train_chars']:,} train chars), dropped {result.corpus['dropped']}")
-        print(f"Training: {result.train.steps} steps in {result.train.seconds:.0f}s (stopped by {result.train.stopped_by}); loss {result.train.losses[0]:.3f} -> {result.train.losses[-1]:.3f}")
-        print(f"Pipeline wall time (corpus to registered GGUF): {french_seconds / 60:.1f} min; promoted: {result.promoted}")
+        print(
+            f"French corpus: {result.corpus['kept']} passages kept ({result.corpus['train_chars']:,} train chars), dropped {result.corpus['dropped']}"
+        )
+        print(
+            f"Training: {result.train.steps} steps in {result.train.seconds:.0f}s (stopped by {result.train.stopped_by}); loss {result.train.losses[0]:.3f} -> {result.train.losses[-1]:.3f}"
+        )
+        print(
+            f"Pipeline wall time (corpus to registered GGUF): {french_seconds / 60:.1f} min; promoted: {result.promoted}"
+        )
         print(f"llama.cpp on the exported GGUF: {result.served_check!r}")
         print()
         fr_ratio = loc.target_ppl / b.target_ppl
-        print(f"French held-out perplexity: {b.target_ppl:.2f} -> {loc.target_ppl:.2f} ({(1 - fr_ratio) * 100:.1f} % lower; target >= 15 %): {'MET' if fr_ratio <= 0.85 else 'NOT MET'}")
+        print(
+            f"French held-out perplexity: {b.target_ppl:.2f} -> {loc.target_ppl:.2f} ({(1 - fr_ratio) * 100:.1f} % lower; target >= 15 %): {'MET' if fr_ratio <= 0.85 else 'NOT MET'}"
+        )
         if b.english_ppl and loc.english_ppl:
             en_ratio = loc.english_ppl / b.english_ppl
-            print(f"English other-domain perplexity: {b.english_ppl:.2f} -> {loc.english_ppl:.2f} ({(en_ratio - 1) * 100:+.1f} %; target <= +5 %): {'MET' if en_ratio <= 1.05 else 'NOT MET'}")
-        print(f"French chat repetition rate: {b.chat.repetition_rate:.3f} -> {loc.chat.repetition_rate:.3f} (target: not higher): {'MET' if loc.chat.repetition_rate <= b.chat.repetition_rate else 'NOT MET'}")
-        print(f"French chat distinct-2: {b.chat.distinct_2:.3f} -> {loc.chat.distinct_2:.3f}; answers in French: {b.chat.right_language_rate:.0%} -> {loc.chat.right_language_rate:.0%}")
+            print(
+                f"English other-domain perplexity: {b.english_ppl:.2f} -> {loc.english_ppl:.2f} ({(en_ratio - 1) * 100:+.1f} %; target <= +5 %): {'MET' if en_ratio <= 1.05 else 'NOT MET'}"
+            )
+        print(
+            f"French chat repetition rate: {b.chat.repetition_rate:.3f} -> {loc.chat.repetition_rate:.3f} (target: not higher): {'MET' if loc.chat.repetition_rate <= b.chat.repetition_rate else 'NOT MET'}"
+        )
+        print(
+            f"French chat distinct-2: {b.chat.distinct_2:.3f} -> {loc.chat.distinct_2:.3f}; answers in French: {b.chat.right_language_rate:.0%} -> {loc.chat.right_language_rate:.0%}"
+        )
         print(f"French tokens per 1,000 characters: {b.tokens_per_kchar:.0f}")
         for prompt_answer in zip(b.chat.answers[:2], loc.chat.answers[:2], strict=True):
             print(f"  base: {prompt_answer[0][:150]!r}\n  localized: {prompt_answer[1][:150]!r}")
 
     ja_started = time.monotonic()
     before, after, added = japanese_tokens(japanese, args.ja_tokens)
-    print(f"Japanese tokens per 1,000 characters: {before:.0f} -> {after:.0f} with {added} learned tokens (target <= 600): {'MET' if after <= 600 else 'NOT MET'} [{time.monotonic() - ja_started:.0f}s]")
+    print(
+        f"Japanese tokens per 1,000 characters: {before:.0f} -> {after:.0f} with {added} learned tokens (target <= 600): {'MET' if after <= 600 else 'NOT MET'} [{time.monotonic() - ja_started:.0f}s]"
+    )
 
 
 if __name__ == "__main__":

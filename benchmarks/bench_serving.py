@@ -191,7 +191,9 @@ class Server:
         self.port = 0
         self.base_url = ""
         self.how = ""
-        self._logfile = tempfile.NamedTemporaryFile(prefix="causerie-bench-server-", suffix=".log", delete=False)
+        self._logfile = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept open for the server's lifetime)
+            prefix="causerie-bench-server-", suffix=".log", delete=False
+        )
         self.log_path = Path(self._logfile.name)
 
     def _command(self, how: str) -> list[str]:
@@ -329,7 +331,7 @@ def api_stream(client: OpenAI, model: str, messages: list[dict], max_tokens: int
         stream = client.chat.completions.create(**_request(model, messages, max_tokens))
         for chunk in stream:
             _consume_chunk(result, chunk, time.perf_counter(), start, first)
-    except Exception as exc:  # noqa: BLE001 - a failure is a result here
+    except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     return _finish(result, first, start)
 
@@ -341,7 +343,7 @@ async def api_stream_async(client: AsyncOpenAI, model: str, messages: list[dict]
         stream = await client.chat.completions.create(**_request(model, messages, max_tokens))
         async for chunk in stream:
             _consume_chunk(result, chunk, time.perf_counter(), start, first)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     return _finish(result, first, start)
 
@@ -378,7 +380,7 @@ def direct_stream(llm: Any, messages: list[dict], max_tokens: int) -> StreamResu
                     result.text += content
                 if choice.get("finish_reason"):
                     result.finish_reason = choice["finish_reason"]
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"
     finally:
         del llm.generate  # back to the class method
@@ -431,9 +433,7 @@ def bench_decode(client: OpenAI, model: str, args: argparse.Namespace, log) -> D
 
     path = model_path(model, args.gguf)
     log(f"[{model}] decode direct (llama-cpp-python) on {path}")
-    llm = llama_cpp.Llama(
-        model_path=str(path), n_ctx=4096, n_threads=os.cpu_count(), n_batch=256, verbose=False
-    )
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=4096, n_threads=os.cpu_count(), n_batch=256, verbose=False)
     try:
         warm = direct_stream(llm, messages, args.max_tokens)
         if not warm.ok:
@@ -524,21 +524,21 @@ def verdicts(result: ModelResult, args: argparse.Namespace) -> list[tuple[str, s
     d = result.decode
     rows.append((
         "decode API/direct",
-        d.error and _short(d.error) or _f(d.ratio, "{:.3f}"),
+        (d.error and _short(d.error)) or _f(d.ratio, "{:.3f}"),
         f">= {TARGET_DECODE_RATIO}",
         None if d.ratio is None else d.ratio >= TARGET_DECODE_RATIO,
     ))  # fmt: skip
     top = max(result.concurrency, key=lambda lvl: lvl.concurrency) if result.concurrency else None
     rows.append((
         f"failures at {top.concurrency if top else max(args.concurrency)} streams",
-        result.concurrency_error and _short(result.concurrency_error) or (str(top.failures) if top else "-"),
+        (result.concurrency_error and _short(result.concurrency_error)) or (str(top.failures) if top else "-"),
         f"== {TARGET_FAILURES}",
         None if top is None else top.failures == TARGET_FAILURES,
     ))  # fmt: skip
     m = result.multi_turn
     rows.append((
         f"TTFT turn {len(m.ttft_s) or args.turns}/turn 1",
-        m.error and _short(m.error) or _f(m.ratio, "{:.2f}"),
+        (m.error and _short(m.error)) or _f(m.ratio, "{:.2f}"),
         f"<= {TARGET_TURN_RATIO}",
         None if m.ratio is None else m.ratio <= TARGET_TURN_RATIO,
     ))  # fmt: skip
@@ -549,7 +549,16 @@ def report(results: list[ModelResult], args: argparse.Namespace, console) -> boo
     from rich.table import Table
 
     table = Table(title="Single-stream decode (tokens/s, median of runs)", title_justify="left")
-    for col in ("model", "API tok/s", "direct tok/s", "API/direct", "API tokens", "direct tokens", "runs API", "runs direct"):
+    for col in (
+        "model",
+        "API tok/s",
+        "direct tok/s",
+        "API/direct",
+        "API tokens",
+        "direct tokens",
+        "runs API",
+        "runs direct",
+    ):
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in results:
         d = r.decode
@@ -630,9 +639,13 @@ FULL = dict(max_tokens=128, turns=8, turn_max_tokens=64, concurrency=[1, 4, 8], 
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=DEFAULT_MODELS, help="model ids (default: both embedded)")
-    parser.add_argument("--max-tokens", type=int, help=f"tokens per decode/concurrency stream (default {FULL['max_tokens']})")
+    parser.add_argument(
+        "--max-tokens", type=int, help=f"tokens per decode/concurrency stream (default {FULL['max_tokens']})"
+    )
     parser.add_argument("--turns", type=int, help=f"turns of the multi-turn conversation (default {FULL['turns']})")
     parser.add_argument("--turn-max-tokens", type=int, help=f"max_tokens per turn (default {FULL['turn_max_tokens']})")
     parser.add_argument("--concurrency", type=int, nargs="+", help="concurrent stream counts (default 1 4 8)")
@@ -644,7 +657,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="how to start the server: `causerie serve` module, uvicorn+create_app, or auto (cli, then uvicorn)",
     )  # fmt: skip
     parser.add_argument("--base-url", help="use a running server at this URL instead of starting one")
-    parser.add_argument("--gguf", action="append", default=[], metavar="ID=PATH", help="GGUF for the direct run of a model id")
+    parser.add_argument(
+        "--gguf", action="append", default=[], metavar="ID=PATH", help="GGUF for the direct run of a model id"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     preset = QUICK if args.quick else FULL
@@ -691,17 +706,17 @@ def main(argv: list[str] | None = None) -> int:
             results.append(result)
             try:
                 result.decode = bench_decode(client, model, args, log)
-            except Exception as exc:  # noqa: BLE001 - keep going with the other sections
+            except Exception as exc:
                 result.decode.error = f"{type(exc).__name__}: {exc}"
                 log(f"[{model}] decode benchmark failed: {result.decode.error}")
             try:
                 result.concurrency = bench_concurrency(base_url, model, args, log)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 result.concurrency_error = f"{type(exc).__name__}: {exc}"
                 log(f"[{model}] concurrency benchmark failed: {result.concurrency_error}")
             try:
                 result.multi_turn = bench_multi_turn(client, model, args, log)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 result.multi_turn.error = f"{type(exc).__name__}: {exc}"
                 log(f"[{model}] multi-turn benchmark failed: {result.multi_turn.error}")
         client.close()
@@ -716,9 +731,23 @@ def main(argv: list[str] | None = None) -> int:
         payload = {
             "config": {
                 key: getattr(args, key)
-                for key in ("models", "max_tokens", "turns", "turn_max_tokens", "concurrency", "runs", "parallel", "quick")
+                for key in (
+                    "models",
+                    "max_tokens",
+                    "turns",
+                    "turn_max_tokens",
+                    "concurrency",
+                    "runs",
+                    "parallel",
+                    "quick",
+                )
             }
-            | {"seed": SEED, "cpus": os.cpu_count(), "platform": platform.platform(), "server": server.how if server else "external"},
+            | {
+                "seed": SEED,
+                "cpus": os.cpu_count(),
+                "platform": platform.platform(),
+                "server": server.how if server else "external",
+            },
             "results": [asdict(r) for r in results],
             "summary": [
                 {"model": r.model, "check": c, "measured": m, "target": t, "pass": p}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 from causerie.sandbox.runner import (
     DEFAULT_MAXIMUMS,
@@ -51,7 +51,9 @@ class Settings(BaseSettings):
     )
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
-    default_locale: str | None = Field(None, description="Locale profile for requests that name none (fr-FR, ja-JP, en-US).")
+    default_locale: str | None = Field(
+        None, description="Locale profile for requests that name none (fr-FR, ja-JP, en-US)."
+    )
     preload: bool = Field(True, description="Load the default model when the server starts.")
     database_url: str | None = Field(
         None, description="Conversation store (SQLAlchemy URL, e.g. postgresql://...); default: SQLite in data_dir."

@@ -5,15 +5,43 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-_SUBJECTS = ["Le chat", "La voisine", "Mon grand-père", "Le facteur", "Une étudiante", "Le boulanger", "La maire", "Notre équipe"]
+_SUBJECTS = [
+    "Le chat",
+    "La voisine",
+    "Mon grand-père",
+    "Le facteur",
+    "Une étudiante",
+    "Le boulanger",
+    "La maire",
+    "Notre équipe",
+]
 _VERBS = ["regarde", "prépare", "raconte", "découvre", "répare", "dessine", "explique", "choisit"]
-_OBJECTS = ["une histoire étonnante", "le jardin fleuri", "la vieille horloge", "un gâteau aux pommes", "les fenêtres de la maison", "une lettre importante", "le chemin de la forêt", "la carte du village"]
-_ENDS = ["avant le dîner", "pendant les vacances", "chaque matin", "sous la pluie", "avec beaucoup de patience", "sans dire un mot", "près de la rivière", "au début de l'hiver"]
+_OBJECTS = [
+    "une histoire étonnante",
+    "le jardin fleuri",
+    "la vieille horloge",
+    "un gâteau aux pommes",
+    "les fenêtres de la maison",
+    "une lettre importante",
+    "le chemin de la forêt",
+    "la carte du village",
+]
+_ENDS = [
+    "avant le dîner",
+    "pendant les vacances",
+    "chaque matin",
+    "sous la pluie",
+    "avec beaucoup de patience",
+    "sans dire un mot",
+    "près de la rivière",
+    "au début de l'hiver",
+]
 
 
 def french_paragraph(rng: random.Random, sentences: int = 4) -> str:
     return " ".join(
-        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_ENDS)}." for _ in range(sentences)
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_ENDS)}."
+        for _ in range(sentences)
     )
 
 
@@ -35,7 +63,9 @@ def write_french_corpus(folder: Path, files: int = 6, paragraphs: int = 8, seed:
             html = f"<html><head><title>Page {n}</title><style>p {{}}</style></head><body>{body}<script>var x=1;</script></body></html>"
             (folder / f"page{n}.html").write_text(html, encoding="utf-8")
         else:
-            lines = [json.dumps({"title": f"Article {n}-{i}", "text": p}, ensure_ascii=False) for i, p in enumerate(paras)]
+            lines = [
+                json.dumps({"title": f"Article {n}-{i}", "text": p}, ensure_ascii=False) for i, p in enumerate(paras)
+            ]
             (folder / f"articles{n}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 

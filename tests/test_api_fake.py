@@ -62,8 +62,14 @@ def test_max_tokens_and_max_completion_tokens(serve_fake):
 def test_sampling_parameters_reach_the_engine(serve_fake):
     url, engine = serve_fake(reply=lambda r: "x")
     client_for(url).chat.completions.create(
-        model="fake", messages=USER, temperature=0.3, top_p=0.5, seed=7,
-        presence_penalty=0.5, frequency_penalty=-0.5, stop="STOP",
+        model="fake",
+        messages=USER,
+        temperature=0.3,
+        top_p=0.5,
+        seed=7,
+        presence_penalty=0.5,
+        frequency_penalty=-0.5,
+        stop="STOP",
     )
     params = engine.requests[-1].params
     assert (params.temperature, params.top_p, params.seed) == (0.3, 0.5, 7)
@@ -91,7 +97,8 @@ def test_json_response_format_uses_a_grammar(serve_fake):
     url, engine = serve_fake(reply=lambda r: '{"city": "Paris"}')
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
     result = client_for(url).chat.completions.create(
-        model="fake", messages=USER,
+        model="fake",
+        messages=USER,
         response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
     )
     assert json.loads(result.choices[0].message.content) == {"city": "Paris"}
@@ -109,7 +116,9 @@ WEATHER = {
 
 
 def test_auto_tool_call_is_parsed(serve_fake):
-    url, engine = serve_fake(reply=lambda r: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Lyon"}}\n</tool_call>')
+    url, engine = serve_fake(
+        reply=lambda r: '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Lyon"}}\n</tool_call>'
+    )
     result = client_for(url).chat.completions.create(model="fake", messages=USER, tools=[WEATHER])
     choice = result.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -130,7 +139,10 @@ def test_named_tool_choice_is_forced_by_grammar_and_streamed(serve_fake):
     url, engine = serve_fake(reply=lambda r: '{"name": "get_weather", "arguments": {"city": "Kyoto"}}')
     chunks = list(
         client_for(url).chat.completions.create(
-            model="fake", messages=USER, tools=[WEATHER], stream=True,
+            model="fake",
+            messages=USER,
+            tools=[WEATHER],
+            stream=True,
             tool_choice={"type": "function", "function": {"name": "get_weather"}},
         )
     )
@@ -147,9 +159,17 @@ def test_tool_results_are_rendered_back(serve_fake):
     url, engine = serve_fake(reply=lambda r: "Il fait 20 degrés à Lyon.")
     messages = [
         *USER,
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Lyon"}'}}
-        ]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Lyon"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_1", "content": '{"temp": 20}'},
     ]
     result = client_for(url).chat.completions.create(model="fake", messages=messages, tools=[WEATHER])
@@ -215,7 +235,9 @@ def test_invalid_parameters_are_400_with_param(serve_fake, kwargs, param):
 
 def test_malformed_json_is_400_not_422(serve_fake):
     url, _ = serve_fake()
-    response = httpx.post(url + "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"})
+    response = httpx.post(
+        url + "/v1/chat/completions", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["type"] == "invalid_request_error"
 
@@ -243,7 +265,10 @@ def test_api_keys(serve_fake, tmp_path):
     missing = httpx.post(url + "/v1/chat/completions", json={"model": "fake", "messages": USER})
     assert missing.status_code == 401 and missing.json()["error"]["code"] == "invalid_api_key"
     assert _error(lambda: client_for(url, "wrong").models.list()).status_code == 401
-    assert client_for(url, "sesame").chat.completions.create(model="fake", messages=USER).choices[0].message.content == "ok"
+    assert (
+        client_for(url, "sesame").chat.completions.create(model="fake", messages=USER).choices[0].message.content
+        == "ok"
+    )
     assert httpx.get(url + "/health").status_code == 200
 
 
@@ -258,7 +283,9 @@ def test_unknown_route_uses_the_error_shape(serve_fake):
 
 def test_disconnect_mid_stream_frees_the_slot(serve_fake):
     url, engine = serve_fake(reply=lambda r: "tok " * 500, parallel=1, delay=0.01)
-    with httpx.stream("POST", url + "/v1/chat/completions", json={"model": "fake", "messages": USER, "stream": True}) as response:
+    with httpx.stream(
+        "POST", url + "/v1/chat/completions", json={"model": "fake", "messages": USER, "stream": True}
+    ) as response:
         lines = response.iter_lines()
         assert next(lines).startswith("data:")
     assert idle_load(engine) == (0, 0)  # freed long before the 500 tokens (5 s) would have been produced
@@ -267,7 +294,7 @@ def test_disconnect_mid_stream_frees_the_slot(serve_fake):
 
 
 def test_more_requests_than_slots_all_complete(serve_fake):
-    url, engine = serve_fake(reply=lambda r: "un deux trois", parallel=2, delay=0.005)
+    url, _engine = serve_fake(reply=lambda r: "un deux trois", parallel=2, delay=0.005)
     results: list[str] = []
 
     def ask() -> None:

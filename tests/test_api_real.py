@@ -28,7 +28,11 @@ def test_streamed_answer_matches_the_plain_one(smollm2_url):
     client = client_for(smollm2_url)
     plain = client.chat.completions.create(model="smollm2-135m-instruct", messages=ASK, temperature=0, max_tokens=30)
     stream = client.chat.completions.create(
-        model="smollm2-135m-instruct", messages=ASK, temperature=0, max_tokens=30, stream=True,
+        model="smollm2-135m-instruct",
+        messages=ASK,
+        temperature=0,
+        max_tokens=30,
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -43,9 +47,7 @@ def test_max_tokens_and_stop(smollm2_url):
     story = [{"role": "user", "content": "Write a long story about a dragon."}]
     short = client.chat.completions.create(model="smollm2-135m-instruct", messages=story, max_tokens=5)
     assert short.usage.completion_tokens == 5 and short.choices[0].finish_reason == "length"
-    counted = client.chat.completions.create(
-        model="smollm2-135m-instruct", messages=ASK, temperature=0, stop=["Paris"]
-    )
+    counted = client.chat.completions.create(model="smollm2-135m-instruct", messages=ASK, temperature=0, stop=["Paris"])
     assert "Paris" not in counted.choices[0].message.content
     assert counted.choices[0].finish_reason == "stop"
 
@@ -54,8 +56,11 @@ def test_seed_makes_sampling_repeatable(smollm2_url):
     client = client_for(smollm2_url)
     story = [{"role": "user", "content": "Invent a name for a cat."}]
     runs = [
-        client.chat.completions.create(model="smollm2-135m-instruct", messages=story, seed=42, max_tokens=20, temperature=1)
-        .choices[0].message.content
+        client.chat.completions.create(
+            model="smollm2-135m-instruct", messages=story, seed=42, max_tokens=20, temperature=1
+        )
+        .choices[0]
+        .message.content
         for _ in range(2)
     ]
     assert runs[0] == runs[1]
@@ -76,7 +81,8 @@ def test_json_schema_output_parses_and_validates(smollm2_url):
         model="smollm2-135m-instruct",
         messages=[{"role": "user", "content": "Describe a fictional person as JSON."}],
         response_format={"type": "json_schema", "json_schema": {"name": "person", "schema": schema}},
-        max_tokens=200, seed=7,
+        max_tokens=200,
+        seed=7,
     )
     assert result.choices[0].finish_reason == "stop"  # the bounded schema ends well within max_tokens
     data = json.loads(result.choices[0].message.content)
@@ -84,12 +90,21 @@ def test_json_schema_output_parses_and_validates(smollm2_url):
 
 
 def test_forced_tool_call_parses_against_the_schema(smollm2_url):
-    parameters = {"type": "object", "properties": {"city": {"type": "string"}, "days": {"type": "integer"}}, "required": ["city", "days"]}
-    tool = {"type": "function", "function": {"name": "forecast", "description": "Weather forecast", "parameters": parameters}}
+    parameters = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+        "required": ["city", "days"],
+    }
+    tool = {
+        "type": "function",
+        "function": {"name": "forecast", "description": "Weather forecast", "parameters": parameters},
+    }
     result = client_for(smollm2_url).chat.completions.create(
         model="smollm2-135m-instruct",
         messages=[{"role": "user", "content": "What will the weather be in Paris for the next 3 days?"}],
-        tools=[tool], tool_choice="required", max_tokens=100,
+        tools=[tool],
+        tool_choice="required",
+        max_tokens=100,
     )
     choice = result.choices[0]
     assert choice.finish_reason == "tool_calls"
@@ -116,10 +131,14 @@ def test_eight_parallel_streams_all_complete(smollm2_url):
 
     def stream(i: int) -> None:
         client = client_for(smollm2_url)
-        chunks = list(client.chat.completions.create(
-            model="smollm2-135m-instruct", stream=True, max_tokens=40,
-            messages=[{"role": "user", "content": f"Write two sentences about {topics[i]}."}],
-        ))
+        chunks = list(
+            client.chat.completions.create(
+                model="smollm2-135m-instruct",
+                stream=True,
+                max_tokens=40,
+                messages=[{"role": "user", "content": f"Write two sentences about {topics[i]}."}],
+            )
+        )
         text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
         outcomes[i] = (text, chunks[-1].choices[0].finish_reason)
 
@@ -136,10 +155,16 @@ def test_eight_parallel_streams_all_complete(smollm2_url):
 def test_next_turn_reuses_the_cached_prefix(smollm2_url):
     client = client_for(smollm2_url)
     history = [{"role": "user", "content": "Name a fruit that is red."}]
-    first = client.chat.completions.create(model="smollm2-135m-instruct", messages=history, max_tokens=20, temperature=0)
-    history += [{"role": "assistant", "content": first.choices[0].message.content},
-                {"role": "user", "content": "And one that is yellow?"}]
-    second = client.chat.completions.create(model="smollm2-135m-instruct", messages=history, max_tokens=20, temperature=0)
+    first = client.chat.completions.create(
+        model="smollm2-135m-instruct", messages=history, max_tokens=20, temperature=0
+    )
+    history += [
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "And one that is yellow?"},
+    ]
+    second = client.chat.completions.create(
+        model="smollm2-135m-instruct", messages=history, max_tokens=20, temperature=0
+    )
     cached = second.usage.prompt_tokens_details.cached_tokens
     assert cached >= first.usage.prompt_tokens  # the whole first turn was reused
 
@@ -151,7 +176,9 @@ def test_default_server_answers_french_in_french_with_qwen(tmp_path):
     assert registry.default_id == QWEN_ID, registry.problems
     with live_server(settings, registry) as url:
         result = client_for(url).chat.completions.create(
-            model=QWEN_ID, temperature=0, max_tokens=40,
+            model=QWEN_ID,
+            temperature=0,
+            max_tokens=40,
             messages=[{"role": "user", "content": "Quelle est la capitale de la France ? Réponds en une phrase."}],
         )
     answer = result.choices[0].message.content

@@ -58,8 +58,21 @@ def test_top_level_help_lists_commands():
 @pytest.mark.parametrize(
     ("command", "options"),
     [
-        ("serve", ["--host", "--port", "--model", "--models-dir", "--default-model", "--context-length",
-                   "--parallel", "--threads", "--api-key", "--log-level"]),
+        (
+            "serve",
+            [
+                "--host",
+                "--port",
+                "--model",
+                "--models-dir",
+                "--default-model",
+                "--context-length",
+                "--parallel",
+                "--threads",
+                "--api-key",
+                "--log-level",
+            ],
+        ),
         ("chat", ["--model", "--server", "--api-key", "--system", "--temperature", "--max-tokens", "/reset"]),
         ("run", ["prompt", "--model", "--server", "--api-key", "--system", "--temperature", "--max-tokens"]),
         ("models", ["--server", "--api-key", "--json"]),

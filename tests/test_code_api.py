@@ -101,8 +101,9 @@ def test_fix_runs_the_given_code_first_then_succeeds_on_attempt_two(serve):
 
 def test_fix_gives_up_after_max_attempts(serve):
     client, _, engine = serve(ADD_WRONG, ADD_WRONG)
-    body = client.post("/v1/code/fix", json={"code": "def add(a, b):\n    return 0\n", "tests": ADD_TESTS,
-                                             "max_attempts": 2}).json()
+    body = client.post(
+        "/v1/code/fix", json={"code": "def add(a, b):\n    return 0\n", "tests": ADD_TESTS, "max_attempts": 2}
+    ).json()
     assert body["passed"] is False and len(body["attempts"]) == 2 and len(engine.requests) == 2
     assert body["code"] == "def add(a, b):\n    return a - b\n"  # the last attempt
 
@@ -115,8 +116,9 @@ def test_fix_of_code_that_already_passes_calls_no_model(serve):
 
 def test_fix_accepts_code_with_a_syntax_error_and_an_error_message(serve):
     client, script, _ = serve(ADD_RIGHT)
-    body = client.post("/v1/code/fix", json={"code": "def add(a, b)\n    return a + b\n",
-                                             "error": "SyntaxError: expected ':'"}).json()
+    body = client.post(
+        "/v1/code/fix", json={"code": "def add(a, b)\n    return a + b\n", "error": "SyntaxError: expected ':'"}
+    ).json()
     assert body["original"]["syntax_error"] and body["passed"] is True and body["checked_by"] == "run"
     assert "expected ':'" in script.prompts[0]
 
@@ -130,8 +132,10 @@ WRONG = "```python\ndef total(n):\n    return n * (n + 1) // 2\n```"
 
 def test_optimize_accepts_equal_results_and_reports_the_measured_speedup(serve):
     client, _, _ = serve(FAST)
-    body = client.post("/v1/code/optimize", json={"code": SLOW, "inputs": ["total(300000)", "total(7)"],
-                                                  "tests": "assert total(4) == 6"}).json()
+    body = client.post(
+        "/v1/code/optimize",
+        json={"code": SLOW, "inputs": ["total(300000)", "total(7)"], "tests": "assert total(4) == 6"},
+    ).json()
     assert body["accepted"] is True and body["code"] == "def total(n):\n    return n * (n - 1) // 2\n"
     assert body["original"]["outputs"] == body["optimized"]["outputs"] == ["44999850000", "21"]
     assert body["optimized"]["tests_passed"] is True
@@ -150,7 +154,9 @@ def test_optimize_rejects_code_that_changes_behaviour(serve):
 
 def test_optimize_rejects_code_that_fails_the_tests(serve):
     client, _, _ = serve(WRONG)
-    body = client.post("/v1/code/optimize", json={"code": SLOW, "tests": "assert total(4) == 6", "max_attempts": 1}).json()
+    body = client.post(
+        "/v1/code/optimize", json={"code": SLOW, "tests": "assert total(4) == 6", "max_attempts": 1}
+    ).json()
     assert body["accepted"] is False
     assert "AssertionError" in body["attempts"][0]["reason"]
 
@@ -198,8 +204,15 @@ def test_bad_requests_get_400_naming_the_parameter_before_any_model_call(serve, 
 )
 def test_limits_above_the_servers_maximum_are_refused_naming_the_parameter(serve, path, payload, param, maximum):
     client, _, engine = serve("```python\nprint(1)\n```")
-    above = {"memory_mb": 16000, "wall_seconds": 300, "processes": 1024, "cpu_seconds": 300, "file_size_mb": 4096,
-             "open_files": 4096, "output_bytes": 16 << 20}[param]
+    above = {
+        "memory_mb": 16000,
+        "wall_seconds": 300,
+        "processes": 1024,
+        "cpu_seconds": 300,
+        "file_size_mb": 4096,
+        "open_files": 4096,
+        "output_bytes": 16 << 20,
+    }[param]
     response = client.post(f"/v1/code/{path}", json={**payload, "limits": {param: above}})
     assert response.status_code == 400, response.text
     error = response.json()["error"]

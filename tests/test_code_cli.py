@@ -110,8 +110,12 @@ def test_in_process_runs_obey_the_operators_sandbox_maximums(local, monkeypatch)
 )
 def test_bad_input_is_one_readable_line_and_no_model_call(local, files, tmp_path, args, words):
     _, engine = local()
-    paths = {"bin": files("x.bin", b"\x00\x01\x02"), "missing": str(tmp_path / "nope.py"),
-             "bad": files("bad.py", "def f(:\n"), "good": files("good.py", "def f():\n    return 1\n")}
+    paths = {
+        "bin": files("x.bin", b"\x00\x01\x02"),
+        "missing": str(tmp_path / "nope.py"),
+        "bad": files("bad.py", "def f(:\n"),
+        "good": files("good.py", "def f():\n    return 1\n"),
+    }
     result = runner.invoke(app, ["code", *[arg.format(**paths) for arg in args]])
     assert result.exit_code == 1, result.output
     assert "Error:" in result.stderr and words in result.stderr and "Traceback" not in result.output
@@ -119,13 +123,25 @@ def test_bad_input_is_one_readable_line_and_no_model_call(local, files, tmp_path
 
 
 def test_commands_against_a_server(serve_fake, files):
-    url, engine = serve_fake(reply=Script(ADD_RIGHT, WRONG), context_length=8192)
-    result = runner.invoke(app, ["code", "fix", files("add.py", "def add(a, b):\n    return 0\n"), "--tests",
-                                 files("t.py", ADD_TESTS), "--server", url])
+    url, _engine = serve_fake(reply=Script(ADD_RIGHT, WRONG), context_length=8192)
+    result = runner.invoke(
+        app,
+        [
+            "code",
+            "fix",
+            files("add.py", "def add(a, b):\n    return 0\n"),
+            "--tests",
+            files("t.py", ADD_TESTS),
+            "--server",
+            url,
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == "def add(a, b):\n    return a + b\n"
-    result = runner.invoke(app, ["code", "optimize", files("slow.py", SLOW), "-i", "total(10)", "--server", url,
-                                 "--attempts", "1", "--json"])
+    result = runner.invoke(
+        app,
+        ["code", "optimize", files("slow.py", SLOW), "-i", "total(10)", "--server", url, "--attempts", "1", "--json"],
+    )
     assert result.exit_code == 1
     assert json.loads(result.stdout)["attempts"][0]["reason"].startswith("behaviour changed")
     result = runner.invoke(app, ["code", "generate", "x", "--server", url, "--model", "nope"])

@@ -70,13 +70,28 @@ def test_conversation_errors_use_the_openai_envelope(conv_server):
     assert_error(client.patch("/conversations/conv_nope", json={"title": "x"}), 404, "conversation_not_found")
     assert_error(client.patch(path, json={"title": ""}), 400, "invalid_value", "title")
     assert_error(client.patch(path, json={"title": None}), 400, "invalid_value", "title")
-    assert_error(client.patch(path, json={"current_message_id": "msg_nope"}), 404, "message_not_found", "current_message_id")
+    assert_error(
+        client.patch(path, json={"current_message_id": "msg_nope"}), 404, "message_not_found", "current_message_id"
+    )
     assert_error(client.post("/conversations", json={"title": "x" * 301}), 400, "invalid_value", "title")
-    assert_error(client.post("/conversations", content=b"{not json", headers={"content-type": "application/json"}), 400, "invalid_value")
+    assert_error(
+        client.post("/conversations", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "invalid_value",
+    )
     assert_error(client.post(f"{path}/messages", json={"content": ""}), 400, "invalid_value", "content")
-    assert_error(client.post(f"{path}/messages", json={"content": "hi", "temperature": 5}), 400, "invalid_value", "temperature")
-    assert_error(client.post("/conversations/conv_nope/messages", json={"content": "hi"}), 404, "conversation_not_found")
-    assert_error(client.post(f"{path}/messages", json={"content": "hi", "parent_id": "msg_nope"}), 404, "message_not_found", "parent_id")
+    assert_error(
+        client.post(f"{path}/messages", json={"content": "hi", "temperature": 5}), 400, "invalid_value", "temperature"
+    )
+    assert_error(
+        client.post("/conversations/conv_nope/messages", json={"content": "hi"}), 404, "conversation_not_found"
+    )
+    assert_error(
+        client.post(f"{path}/messages", json={"content": "hi", "parent_id": "msg_nope"}),
+        404,
+        "message_not_found",
+        "parent_id",
+    )
     assert client.post(f"{path}/stop").json() == {"stopped": False}
     assert_error(client.post("/conversations/conv_nope/stop"), 404, "conversation_not_found")
     assert_error(client.get(f"{path}/export", params={"format": "pdf"}), 400, "invalid_value", "format")
@@ -191,7 +206,7 @@ def test_regenerate_adds_a_sibling_reply(conv_server):
     path = f"/conversations/{cid}/messages/{reply['id']}/regenerate"
     with client.stream("POST", path, json={"temperature": 0.5}) as response:
         again = sse_events(response)
-    assert [e["type"] for e in again][0] == "assistant_message"  # no user_message event
+    assert next(e["type"] for e in again) == "assistant_message"  # no user_message event
     assert again[-1]["type"] == "done" and again[-1]["message"]["parent_id"] == user["id"]
     plain = client.post(path, json={"stream": False}).json()
     assert plain["user_message"] is None and plain["assistant_message"]["parent_id"] == user["id"]
@@ -200,7 +215,9 @@ def test_regenerate_adds_a_sibling_reply(conv_server):
     assert children == [reply["id"], again[-1]["message"]["id"], plain["assistant_message"]["id"]]
     assert len({m["content"] for m in tree["messages"] if m["role"] == "assistant"}) == 3
     assert tree["current_message_id"] == plain["assistant_message"]["id"]
-    assert_error(client.post(f"/conversations/{cid}/messages/{user['id']}/regenerate"), 400, "invalid_value", "message_id")
+    assert_error(
+        client.post(f"/conversations/{cid}/messages/{user['id']}/regenerate"), 400, "invalid_value", "message_id"
+    )
     assert_error(client.post(f"/conversations/{cid}/messages/msg_nope/regenerate"), 404, "message_not_found")
 
 
@@ -225,7 +242,9 @@ def test_stop_keeps_the_partial_reply_as_incomplete(conv_server):
     cid = new_conversation(client, title="Stop")["id"]
     seen: list[dict] = []
     thread = _start_slow_stream(client, cid, seen, threading.Event())
-    assert_error(client.post(f"/conversations/{cid}/messages", json={"content": "encore"}), 409, "generation_in_progress")
+    assert_error(
+        client.post(f"/conversations/{cid}/messages", json={"content": "encore"}), 409, "generation_in_progress"
+    )
     deadline = time.monotonic() + 10  # the reply is saved while it streams, not only at the end
     while not (partial := client.get(f"/conversations/{cid}").json()["messages"][-1])["content"]:
         assert time.monotonic() < deadline, "the streaming reply was never saved"
@@ -281,7 +300,10 @@ def test_engine_errors_keep_the_user_message(conv_server):
     assert events[2]["error"]["type"] == "server_error" and "kept" in events[2]["error"]["message"]
     assert events[-1]["message"]["status"] == "error"
     stored = client.get(f"/conversations/{cid}").json()["messages"]
-    assert [(m["role"], m["content"], m["status"]) for m in stored] == [("user", "boom", "complete"), ("assistant", "", "error")]
+    assert [(m["role"], m["content"], m["status"]) for m in stored] == [
+        ("user", "boom", "complete"),
+        ("assistant", "", "error"),
+    ]
     # an error before generation (unknown model) answers with a status and still keeps the message
     refused = client.post(f"/conversations/{cid}/messages", json={"content": "with another model", "model": "nope"})
     assert_error(refused, 404, "model_not_found")

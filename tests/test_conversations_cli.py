@@ -126,7 +126,7 @@ def test_interrupted_local_reply_is_kept_incomplete(monkeypatch):
 
 
 def test_chat_with_server_stores_on_the_server(conv_server):
-    url, engine = conv_server(reply=reply)
+    url, _engine = conv_server(reply=reply)
     result = runner.invoke(app, ["chat", "--server", url], input="Écrire un poème\nUn autre\n")
     assert result.exit_code == 0, result.output
     assert result.stdout == "reply 1\nreply 2\n"

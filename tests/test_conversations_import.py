@@ -80,7 +80,13 @@ def japanese_conversation() -> dict:
         "c": node("c", "a", [], "assistant", None, create_time=T0 + 102, recipient="python",
                   content={"content_type": "code", "language": "unknown", "text": "print('ramen')"}),
     }  # fmt: skip
-    return {"title": "ラーメン", "create_time": T0 + 100, "update_time": T0 + 102, "mapping": mapping, "current_node": "c"}
+    return {
+        "title": "ラーメン",
+        "create_time": T0 + 100,
+        "update_time": T0 + 102,
+        "mapping": mapping,
+        "current_node": "c",
+    }
 
 
 def test_import_keeps_branches_and_the_current_branch(conv_server):
@@ -112,7 +118,10 @@ def test_import_keeps_branches_and_the_current_branch(conv_server):
     # imported conversations are searchable and can be continued on the current branch
     hits = client.get("/conversations/search", params={"q": "ecrire"}).json()["data"]
     assert [h["conversation_id"] for h in hits] == [french_id]
-    assert client.get("/conversations/search", params={"q": "ラーメン屋"}).json()["data"][0]["conversation_id"] == japanese_id
+    assert (
+        client.get("/conversations/search", params={"q": "ラーメン屋"}).json()["data"][0]["conversation_id"]
+        == japanese_id
+    )
     reply = client.post(f"/conversations/{french_id}/messages", json={"content": "Merci !", "stream": False}).json()
     assert reply["user_message"]["parent_id"] == a3["id"]
 

@@ -59,7 +59,9 @@ def registered(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_runner_limits_orders_and_aggregates(context):
     seen: list[str] = []
-    report = asyncio.run(run_suite(Squares(), context, limit=4, concurrency=4, progress=lambda item: seen.append(item.id)))
+    report = asyncio.run(
+        run_suite(Squares(), context, limit=4, concurrency=4, progress=lambda item: seen.append(item.id))
+    )
     assert [item.id for item in report.items] == ["sq-0", "sq-1", "sq-2", "sq-3"]
     assert sorted(seen) == ["sq-0", "sq-1", "sq-2", "sq-3"] and seen != sorted(seen)  # ran concurrently
     assert report.metrics == {"mean": (0 + 1 + 4 + 9) / 4}
@@ -155,6 +157,8 @@ def test_humaneval_hostile_completion_is_contained(context):
     hostile = "```python\nimport os\ndef has_close_elements(numbers, threshold):\n    open('/etc/pwned', 'w')\n```"
     engine = FakeEngine(reply=lambda request: hostile, context_length=8192)
     pool = EnginePool(ModelRegistry([fake_spec(engine)]), context.settings)
-    report = asyncio.run(run_suite(HumanEvalSuite([problem]), EvalContext(pool=pool, model="fake", settings=context.settings)))
+    report = asyncio.run(
+        run_suite(HumanEvalSuite([problem]), EvalContext(pool=pool, model="fake", settings=context.settings))
+    )
     assert report.metrics == {"pass@1": 0.0}
     assert "Read-only file system" in report.items[0].detail["stderr"] and not Path("/etc/pwned").exists()

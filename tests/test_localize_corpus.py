@@ -8,10 +8,10 @@ import random
 from pathlib import Path
 
 import pytest
+from localize_fixtures import french_paragraph, write_french_corpus
 
 from causerie.localize.corpus import CorpusOptions, normalize, passages_of, read_corpus
 from causerie.localize.errors import LocalizeError
-from localize_fixtures import french_paragraph, write_french_corpus
 
 ENGLISH = (
     "The committee reviewed the annual budget and approved new funding for the public library. "
@@ -85,7 +85,9 @@ def test_unreadable_binary_and_malformed_files_are_skipped_with_reasons(tmp_path
     (root / "latin1.txt").write_bytes("Déjà vu".encode("latin-1"))
     (root / "bad.jsonl").write_text('{"text": "ok"}\nnot json\n', encoding="utf-8")
     (root / "notes.pdf").write_bytes(b"%PDF-1.4")
-    reasons = {r.path: r.reason for r in read_corpus(root, CorpusOptions(language="fr")).report.files if r.status == "skipped"}
+    reasons = {
+        r.path: r.reason for r in read_corpus(root, CorpusOptions(language="fr")).report.files if r.status == "skipped"
+    }
     assert reasons["image.txt"] == "binary content"
     assert reasons["latin1.txt"].startswith("not UTF-8 text")
     assert reasons["bad.jsonl"].startswith("malformed .jsonl: line 2 is not JSON")
@@ -115,5 +117,5 @@ def test_only_binary_files_is_a_clear_error(tmp_path: Path) -> None:
     root.mkdir()
     (root / "a.txt").write_bytes(b"\x00\x01\x02" * 10)
     (root / "b.jsonl").write_text(json.dumps({"other": 1}) + "\n", encoding="utf-8")
-    with pytest.raises(LocalizeError, match="no readable .*binary content"):
+    with pytest.raises(LocalizeError, match=r"no readable .*binary content"):
         read_corpus(root, CorpusOptions(language="fr"))

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import fake_spec, live_server
 
 from causerie.config import Settings
 from causerie.engine.fake import FakeEngine
 from causerie.errors import InvalidRequest
 from causerie.models.registry import ModelRegistry, ModelSpec
 from causerie.services.jobs import JobNotFound, JobRunner
-from conftest import fake_spec, live_server
 
 
 def test_job_runs_reports_progress_and_keeps_its_result(tmp_path: Path) -> None:
@@ -74,7 +74,11 @@ def test_localize_job_rejects_bad_input_with_openai_errors(api: str, tmp_path: P
         ({"corpus": str(tmp_path / "missing"), "language": "fr", "base_model": "fake"}, "corpus", "corpus not found"),
         ({"corpus": str(corpus), "language": "French", "base_model": "fake"}, "language", "Invalid value"),
         ({"corpus": str(corpus), "language": "fr", "base_model": "no-such-model"}, "base_model", "unknown base model"),
-        ({"corpus": str(corpus), "language": "fr", "base_model": "fake", "train": {"max_steps": 0}}, "train.max_steps", "Invalid"),
+        (
+            {"corpus": str(corpus), "language": "fr", "base_model": "fake", "train": {"max_steps": 0}},
+            "train.max_steps",
+            "Invalid",
+        ),
         ({"corpus": str(corpus), "language": "fr", "base_model": "fake", "surprise": 1}, "surprise", "Invalid"),
     ]
     for body, param, message in cases:
@@ -87,20 +91,35 @@ def test_localize_job_rejects_bad_input_with_openai_errors(api: str, tmp_path: P
 
 
 def _localized(engine: FakeEngine, language: str, created: int) -> ModelSpec:
-    return ModelSpec(id=engine.model_id, path=None, source="localized", created=created, language=language, factory=lambda s: engine)
+    return ModelSpec(
+        id=engine.model_id, path=None, source="localized", created=created, language=language, factory=lambda s: engine
+    )
 
 
 def test_model_auto_routes_by_the_language_of_the_last_user_message(tmp_path: Path) -> None:
-    default, french, japanese = FakeEngine("default", lambda r: "hi"), FakeEngine("m-fr", lambda r: "salut"), FakeEngine("m-ja", lambda r: "やあ")
+    default, french, japanese = (
+        FakeEngine("default", lambda r: "hi"),
+        FakeEngine("m-fr", lambda r: "salut"),
+        FakeEngine("m-ja", lambda r: "やあ"),
+    )
     older_french = FakeEngine("m-fr-old", lambda r: "vieux")
     registry = ModelRegistry(
-        [fake_spec(default), _localized(older_french, "fr", 1), _localized(french, "fr", 2), _localized(japanese, "ja", 3)],
+        [
+            fake_spec(default),
+            _localized(older_french, "fr", 1),
+            _localized(french, "fr", 2),
+            _localized(japanese, "ja", 3),
+        ],
         default_id="default",
     )
     with live_server(Settings(data_dir=tmp_path), registry) as url:
 
         def ask(text: str, model: str = "auto") -> dict:
-            messages = [{"role": "user", "content": "Hello there, how are you?"}, {"role": "assistant", "content": "ok"}, {"role": "user", "content": text}]
+            messages = [
+                {"role": "user", "content": "Hello there, how are you?"},
+                {"role": "assistant", "content": "ok"},
+                {"role": "user", "content": text},
+            ]
             response = httpx.post(f"{url}/v1/chat/completions", json={"model": model, "messages": messages})
             assert response.status_code == 200, response.text
             return response.json()
@@ -109,9 +128,15 @@ def test_model_auto_routes_by_the_language_of_the_last_user_message(tmp_path: Pa
         assert fr["model"] == "m-fr" and fr["choices"][0]["message"]["content"] == "salut"
         assert ask("このファイルの使い方を教えてください。")["model"] == "m-ja"
         assert ask("Guten Tag, wie geht es Ihnen heute?")["model"] == "default", "no German model: the default answers"
-        assert ask("Bonjour, pouvez-vous m'aider ?", model="m-ja")["model"] == "m-ja", "an explicit id is never rerouted"
+        assert ask("Bonjour, pouvez-vous m'aider ?", model="m-ja")["model"] == "m-ja", (
+            "an explicit id is never rerouted"
+        )
         streamed = httpx.post(
             f"{url}/v1/chat/completions",
-            json={"model": "auto", "stream": True, "messages": [{"role": "user", "content": "日本の首都はどこですか？"}]},
+            json={
+                "model": "auto",
+                "stream": True,
+                "messages": [{"role": "user", "content": "日本の首都はどこですか？"}],
+            },
         )
         assert '"model":"m-ja"' in streamed.text

@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
+from localize_fixtures import make_tiny_model, write_french_corpus
 from typer.testing import CliRunner
 
 from causerie.config import Settings
 from causerie.localize.options import EvalOptions, GateThresholds, LocalizeOptions, TrainOptions
 from causerie.models.localized import localized_dir, read_card
 from causerie.models.registry import ModelRegistry
-from localize_fixtures import make_tiny_model, write_french_corpus
 
 torch = pytest.importorskip("torch", reason="the localize extra (torch, transformers, peft) is part of the test extra")
 
@@ -34,7 +34,16 @@ def _options(corpus: Path, tiny: Path, **changes) -> LocalizeOptions:
         language="fr",
         base_model=str(tiny),
         name="tiny-fr",
-        train=TrainOptions(max_steps=8, batch_size=4, seq_len=64, learning_rate=3e-2, save_every=4, lora_r=8, lora_alpha=16, replay_answer_tokens=8),
+        train=TrainOptions(
+            max_steps=8,
+            batch_size=4,
+            seq_len=64,
+            learning_rate=3e-2,
+            save_every=4,
+            lora_r=8,
+            lora_alpha=16,
+            replay_answer_tokens=8,
+        ),
         eval=EvalOptions(max_eval_chars=3000, answer_tokens=8),
         gate=GateThresholds(max_target_ppl_ratio=0.99, max_repetition_delta=1.0, min_right_language_delta=-1.0),
         outtype="f32",
@@ -42,14 +51,16 @@ def _options(corpus: Path, tiny: Path, **changes) -> LocalizeOptions:
     return LocalizeOptions(**{**base, **changes})
 
 
-def test_localize_job_promotes_registers_and_serves_the_model(tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_localize_job_promotes_registers_and_serves_the_model(
+    tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Through the API: job with progress, gate passed, GGUF served by llama.cpp, listed, and chosen by model=auto."""
     import httpx
+    from conftest import fake_spec, live_server
     from llama_cpp import Llama
     from transformers import AutoTokenizer
 
     from causerie.engine.fake import FakeEngine
-    from conftest import fake_spec, live_server
 
     settings = Settings(data_dir=tmp_path / "data")
     body = json.loads(_options(corpus, tiny).model_dump_json())
@@ -73,7 +84,11 @@ def test_localize_job_promotes_registers_and_serves_the_model(tmp_path: Path, co
 
         listed = {m["id"]: m for m in httpx.get(f"{url}/v1/models").json()["data"]}
         assert "tiny-fr" in listed and "localized" in listed["tiny-fr"]["description"]
-        french = {"model": "auto", "max_tokens": 4, "messages": [{"role": "user", "content": "Bonjour, pouvez-vous me raconter une histoire ?"}]}
+        french = {
+            "model": "auto",
+            "max_tokens": 4,
+            "messages": [{"role": "user", "content": "Bonjour, pouvez-vous me raconter une histoire ?"}],
+        }
         answer = httpx.post(f"{url}/v1/chat/completions", json=french, timeout=120)
         assert answer.status_code == 200 and answer.json()["model"] == "tiny-fr", answer.text
         english = {**french, "messages": [{"role": "user", "content": "Hello, could you tell me a story please?"}]}
@@ -84,15 +99,22 @@ def test_localize_job_promotes_registers_and_serves_the_model(tmp_path: Path, co
     assert card.id == "tiny-fr" and card.language == "fr" and card.base["id"] == "tiny-llama"
     assert {f["path"] for f in card.corpus["files"]} == {p.name for p in corpus.iterdir()}
     assert all(len(f["sha256"]) == 64 for f in card.corpus["files"])
-    assert card.parameters["train"]["max_steps"] == 8 and card.metrics["target_ppl"]["localized"] == pytest.approx(loc["target_ppl"])
+    assert card.parameters["train"]["max_steps"] == 8 and card.metrics["target_ppl"]["localized"] == pytest.approx(
+        loc["target_ppl"]
+    )
     assert "PASSED" in (folder / "report.md").read_text()
     report = json.loads(Path(result["work_dir"], "report.json").read_text())
-    assert report["passed"] is True and {c["name"] for c in report["checks"]} >= {"target_ppl_ratio", "repetition_delta"}
+    assert report["passed"] is True and {c["name"] for c in report["checks"]} >= {
+        "target_ppl_ratio",
+        "repetition_delta",
+    }
 
     # Discovered at start-up (what `causerie models` and /v1/models list).
     monkeypatch.setattr("causerie.models.embedded.embedded_specs", lambda settings: ([], {}))
     discovered = ModelRegistry.discover(settings)
-    assert [s.id for s in discovered.list()] == ["tiny-fr"] and discovered.resolve("auto", language="fr").id == "tiny-fr"
+    assert [s.id for s in discovered.list()] == ["tiny-fr"] and discovered.resolve(
+        "auto", language="fr"
+    ).id == "tiny-fr"
 
     # llama.cpp splits text exactly as the training tokenizer did.
     llm = Llama(model_path=str(folder / card.gguf), n_ctx=256, n_threads=2, verbose=False)
@@ -103,12 +125,37 @@ def test_localize_job_promotes_registers_and_serves_the_model(tmp_path: Path, co
     llm.close()
 
 
-def test_gate_failure_keeps_the_model_out_of_the_registry(tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gate_failure_keeps_the_model_out_of_the_registry(
+    tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from causerie.cli.main import app
 
     monkeypatch.setenv("CAUSERIE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr("causerie.models.embedded.embedded_specs", lambda settings: ([], {}))
-    args = ["localize", str(corpus), "-l", "fr", "--base", str(tiny), "--name", "tiny-strict", "--steps", "2", "--batch-size", "2", "--seq-len", "64", "--max-target-ppl-ratio", "0.01", "--outtype", "f32", "--eval-chars", "500", "--answer-tokens", "8"]
+    args = [
+        "localize",
+        str(corpus),
+        "-l",
+        "fr",
+        "--base",
+        str(tiny),
+        "--name",
+        "tiny-strict",
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--seq-len",
+        "64",
+        "--max-target-ppl-ratio",
+        "0.01",
+        "--outtype",
+        "f32",
+        "--eval-chars",
+        "500",
+        "--answer-tokens",
+        "8",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 3, result.output
     assert "Gate: **FAILED**" in result.output and "Not promoted" in result.output
@@ -118,7 +165,9 @@ def test_gate_failure_keeps_the_model_out_of_the_registry(tmp_path: Path, corpus
     assert [s.id for s in ModelRegistry.discover(settings).list()] == []
 
 
-def test_cli_reports_bad_input_in_one_line(tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_reports_bad_input_in_one_line(
+    tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from causerie.cli.main import app
 
     monkeypatch.setenv("CAUSERIE_DATA_DIR", str(tmp_path / "data"))
@@ -149,12 +198,22 @@ def _examples(tiny: Path, corpus: Path):
 def test_training_resumes_after_an_interruption_exactly(tmp_path: Path, corpus: Path, tiny: Path) -> None:
     from causerie.localize.train import attach_lora, latest_checkpoint, train
 
-    options = TrainOptions(max_steps=6, batch_size=2, seq_len=64, learning_rate=1e-2, save_every=4, lora_r=4, lora_alpha=8)
+    options = TrainOptions(
+        max_steps=6, batch_size=2, seq_len=64, learning_rate=1e-2, save_every=4, lora_r=4, lora_alpha=8
+    )
 
     def run(folder: Path, progress):
         torch.manual_seed(0)
         model, tokenizer, examples = _examples(tiny, corpus)
-        return train(attach_lora(model, options), examples, options, folder, pad_id=tokenizer.pad_token_id, device="cpu", progress=progress)
+        return train(
+            attach_lora(model, options),
+            examples,
+            options,
+            folder,
+            pad_id=tokenizer.pad_token_id,
+            device="cpu",
+            progress=progress,
+        )
 
     straight = run(tmp_path / "straight", lambda *a, **m: None)
     assert straight.resumed_from is None and len(straight.losses) == 6
@@ -178,7 +237,7 @@ def test_mix_keeps_chat_examples_with_loss_on_answers_only(corpus: Path, tiny: P
     kinds = {e.kind for e in examples}
     assert {"text", "replay", "continue"} <= kinds
     replay = next(e for e in examples if e.kind == "replay")
-    answer = tokenizer.decode([t for t, l in zip(replay.input_ids, replay.labels) if l != IGNORE])
+    answer = tokenizer.decode([t for t, label in zip(replay.input_ids, replay.labels, strict=True) if label != IGNORE])
     assert answer.startswith("Bonjour, comment puis-je vous aider ?") and "Bonjour ?" not in answer
     text = next(e for e in examples if e.kind == "text")
     assert text.labels == text.input_ids
@@ -220,7 +279,9 @@ def test_tokenizer_extension_lowers_tokens_per_char_and_exports(tmp_path: Path, 
     llm = Llama(model_path=str(gguf_path), n_ctx=128, n_threads=2, verbose=False)
     sample = texts[0][:200]
     assert llm.n_vocab() == len(tokenizer)
-    assert llm.tokenize(sample.encode(), add_bos=False, special=False) == tokenizer.encode(sample, add_special_tokens=False)
+    assert llm.tokenize(sample.encode(), add_bos=False, special=False) == tokenizer.encode(
+        sample, add_special_tokens=False
+    )
     llm.close()
 
 
@@ -253,7 +314,9 @@ def test_a_work_folder_resumes_only_with_the_same_options_and_corpus(tmp_path: P
     work = tmp_path / "work"
     _check_work_dir(work, options, data, restart=False)
     (work / "checkpoints").mkdir()
-    longer = options.model_copy(update={"train": options.train.model_copy(update={"max_steps": 80, "max_minutes": 5.0})})
+    longer = options.model_copy(
+        update={"train": options.train.model_copy(update={"max_steps": 80, "max_minutes": 5.0})}
+    )
     _check_work_dir(work, longer, data, restart=False)  # a bigger budget resumes
     assert (work / "checkpoints").is_dir()
     other = options.model_copy(update={"train": options.train.model_copy(update={"learning_rate": 0.5})})

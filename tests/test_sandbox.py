@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from causerie.sandbox import Limits, RunResult, Sandbox, SandboxUnavailable
 from causerie.errors import InvalidRequest
+from causerie.sandbox import Limits, RunResult, Sandbox, SandboxUnavailable
 from causerie.sandbox import isolation as isolation_module
 
 FAST = Limits(wall_seconds=5, cpu_seconds=2, memory_mb=256, processes=16, output_bytes=4096)
@@ -46,12 +46,15 @@ def assert_host_unharmed() -> None:
 
 
 def test_runs_python_and_reports_what_ran():
-    result = run("""
+    result = run(
+        """
         import sys
         print("out", sys.stdin.read())
         print("err", file=sys.stderr)
         raise SystemExit(3)
-    """, stdin="given")
+    """,
+        stdin="given",
+    )
     assert result.stdout == "out given\n"
     assert result.stderr == "err\n"
     assert (result.exit_code, result.signal, result.stopped, result.ok) == (3, None, None, False)
@@ -76,7 +79,8 @@ def test_server_environment_is_not_leaked_through_proc(monkeypatch):
     secret = "sk-canary-" + os.urandom(8).hex()
     monkeypatch.setenv("CAUSERIE_API_KEYS", secret)
     monkeypatch.setenv("CAUSERIE_DATABASE_URL", f"postgresql://causerie:{secret}@db/causerie")
-    result = run("""
+    result = run(
+        """
         import glob
         paths = {"/proc/1/environ", "/proc/self/environ", "/proc/1/cmdline", "/proc/self/cmdline"}
         paths.update(glob.glob("/proc/*/environ") + glob.glob("/proc/*/cmdline")
@@ -86,7 +90,9 @@ def test_server_environment_is_not_leaked_through_proc(monkeypatch):
                 print("READ", path, open(path, "rb").read())
             except OSError as exc:
                 print("REFUSED", path, exc.errno)
-    """, Limits(output_bytes=1 << 20))
+    """,
+        Limits(output_bytes=1 << 20),
+    )
     assert result.ok, result.stderr
     read = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("READ")}
     assert {"/proc/1/environ", "/proc/self/environ", "/proc/1/cmdline"} <= read  # the program could look
@@ -127,14 +133,17 @@ def test_sleeping_program_is_killed_at_the_wall_clock_timeout():
 
 
 def test_fork_bomb_is_contained():
-    result = run("""
+    result = run(
+        """
         import os
         while True:
             try:
                 os.fork()
             except OSError:
                 pass
-    """, Limits(wall_seconds=2, cpu_seconds=2, processes=16))
+    """,
+        Limits(wall_seconds=2, cpu_seconds=2, processes=16),
+    )
     assert result.stopped in ("timeout", "cpu", "processes")
     assert_host_unharmed()
 
@@ -174,8 +183,14 @@ def test_network_is_unreachable_even_on_loopback():
 
 def test_writes_outside_the_folder_are_refused(tmp_path: Path):
     os.chmod(tmp_path, 0o777)  # even a world-writable host folder is out of reach
-    targets = [str(tmp_path / "escaped"), "/tmp/causerie-escaped", "/etc/causerie-escaped", "/escaped",
-               "/usr/causerie-escaped", "/dev/shm/escaped"]
+    targets = [
+        str(tmp_path / "escaped"),
+        "/tmp/causerie-escaped",
+        "/etc/causerie-escaped",
+        "/escaped",
+        "/usr/causerie-escaped",
+        "/dev/shm/escaped",
+    ]
     result = run(f"""
         for path in {targets!r}:
             try:
@@ -197,7 +212,9 @@ def test_file_size_limit():
 
 
 def test_output_flood_is_cut_and_stopped():
-    result = run("import sys\nwhile True:\n    sys.stdout.write('x' * 100_000)\n", Limits(output_bytes=2048, wall_seconds=10))
+    result = run(
+        "import sys\nwhile True:\n    sys.stdout.write('x' * 100_000)\n", Limits(output_bytes=2048, wall_seconds=10)
+    )
     assert result.stopped == "output_limit" and result.truncated
     assert len(result.stdout) == 2048
     assert result.seconds < 5

@@ -81,7 +81,7 @@ def test_tools_json_and_unclear_messages_are_not_checked(serve_fake):
 
 
 def test_the_check_can_be_switched_off(serve_fake, tmp_path):
-    url, engine = serve_fake(Settings(data_dir=tmp_path, language_consistency=False), reply=stubborn)
+    url, _engine = serve_fake(Settings(data_dir=tmp_path, language_consistency=False), reply=stubborn)
     result = client_for(url).chat.completions.create(model="fake", messages=QUESTION)
     assert result.choices[0].message.content == ENGLISH and extra(result) is None
 
@@ -96,7 +96,7 @@ def test_streaming_drops_a_wrong_start_and_streams_the_retry(serve_fake):
     url, engine = serve_fake(reply=stubborn)
     text, chunks = _stream(url, stream_options={"include_usage": True})
     assert text == FRENCH  # not one English word reached the client
-    final = [c for c in chunks if c.choices and c.choices[0].finish_reason][0]
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
     assert extra(final) == {"language": "fr", "detected": "en", "corrected": "retried"}
     assert sum(1 for c in chunks if c.choices and c.choices[0].delta.content) > 5  # the retry really streams
     assert FIRM in engine.requests[1].prompt
@@ -107,7 +107,7 @@ def test_streaming_translates_a_retry_that_is_still_wrong(serve_fake):
     url, _ = serve_fake(reply=always_english)
     text, chunks = _stream(url)
     assert text == ENGLISH.upper()
-    final = [c for c in chunks if c.choices and c.choices[0].finish_reason][0]
+    final = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
     assert extra(final)["corrected"] == "translated"
 
 

@@ -118,7 +118,7 @@ def test_missing_file(local_fake, tmp_path):
 
 
 def test_both_commands_against_a_server(serve_fake, doc, tmp_path):
-    url, engine = serve_fake(reply=fake_model)
+    url, _engine = serve_fake(reply=fake_model)
     translated = runner.invoke(app, ["translate", str(doc), "--to", "fr", "--server", url])
     assert translated.exit_code == 0, translated.output
     assert "https://example.com/ops" in translated.stdout and "THE SERVER RESTARTS" in translated.stdout

@@ -165,7 +165,7 @@ def test_translation_suite_scores_through_the_service():
 def test_summarization_suite_scores_rouge():
     suite = SummarizationSuite()
     assert suite.size() == 100
-    _, document, reference = suite.documents[0]
+    _, _document, reference = suite.documents[0]
     item = asyncio.run(suite.run_item(0, _context(lambda request: reference)))  # a perfect summarizer
     assert item.scores["rouge1"] == pytest.approx(1.0) and item.scores["rougeL"] == pytest.approx(1.0)
     assert suite.aggregate([item])["rouge2"] == pytest.approx(100.0)

@@ -108,7 +108,7 @@ def test_glossary_is_prompted_verified_and_reported(serve_fake):
         {"source": "server", "target": "serveur", "found": True},
         {"source": "message", "target": "courriel", "found": True},
     ]
-    assert first["attempts"] == 1 and "THE serveur STORES EVERY courriel." == first["translation"]
+    assert first["attempts"] == 1 and first["translation"] == "THE serveur STORES EVERY courriel."
     assert second["glossary"] == []  # only terms that occur in the segment are asked for
     assert "“server” → “serveur”" in system_text(engine.requests[0])
     assert "serveur" not in system_text(engine.requests[1])

@@ -48,9 +48,13 @@ def test_the_app_serves_the_ui_and_its_assets(serve_fake):
     index = httpx.get(url + "/")
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="web/js/main.js">' in index.text
-    for path, kind in [("web/js/main.js", "javascript"), ("web/vendor/marked.esm.js", "javascript"),
-                       ("web/vendor/purify.es.mjs", "javascript"), ("web/css/app.css", "text/css"),
-                       ("web/i18n/ja.json", "application/json")]:
+    for path, kind in [
+        ("web/js/main.js", "javascript"),
+        ("web/vendor/marked.esm.js", "javascript"),
+        ("web/vendor/purify.es.mjs", "javascript"),
+        ("web/css/app.css", "text/css"),
+        ("web/i18n/ja.json", "application/json"),
+    ]:
         response = httpx.get(f"{url}/{path}")
         assert response.status_code == 200, path
         assert kind in response.headers["content-type"], path
@@ -61,8 +65,20 @@ def test_the_app_serves_the_ui_and_its_assets(serve_fake):
 
 def test_the_wheel_ships_every_web_file(tmp_path):
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(tmp_path), str(ROOT)],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
     )
     (wheel,) = tmp_path.glob("causerie-*.whl")
     shipped = set(zipfile.ZipFile(wheel).namelist())

@@ -28,15 +28,23 @@ from tests.text_fakes import is_translation, system_text, upper_translator
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CATALOGS = {lang: json.loads((ROOT / "causerie/web/i18n" / f"{lang}.json").read_text("utf-8")) for lang in ("en", "fr", "ja")}
+CATALOGS = {
+    lang: json.loads((ROOT / "causerie/web/i18n" / f"{lang}.json").read_text("utf-8")) for lang in ("en", "fr", "ja")
+}
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 STORY = " ".join(f"word{i}" for i in range(40)) + "."
 XSS_REPLY = (
     "Careful:\n\n<script>window.__xss = 'script';</script>\n\n"
-    '<img src=x onerror="window.__xss = \'onerror\'">\n\n'
+    "<img src=x onerror=\"window.__xss = 'onerror'\">\n\n"
     "<a href=\"javascript:window.__xss='link'\">click</a>\n\n"
     "```python\nprint('hello')\n```\n"
 )
@@ -49,7 +57,7 @@ SUMMARY_REPLY = (
     "The **village** keeps its old traditions alive through the seasons.\n\n"
     "- Farmers prepare the fields in spring and repair their tools\n"
     "- The Saturday market brings every family of the village together\n\n"
-    '<img src=x onerror="window.__xss = \'summary\'">'
+    "<img src=x onerror=\"window.__xss = 'summary'\">"
 )
 ADD_REPLY = "Here it is:\n```python\ndef add(a, b):\n    return a + b\n```"
 TIMEOUT_MS = 15_000
@@ -219,10 +227,14 @@ def test_language_switch_browser_default_and_memory(serve, open_page):
 
     page.select_option("#language-select", "ja")
     page.wait_for_selector("html[lang=ja]")
-    for selector, key in [("#new-chat", "sidebar.new_chat"), ("#send-button", "composer.send"),
-                          ("#open-settings", "settings.open"), (".message.user .message-role", "message.role_user"),
-                          (".message.assistant .regenerate-button", "message.regenerate"),
-                          (".code-block .copy-button", "message.copy_code")]:
+    for selector, key in [
+        ("#new-chat", "sidebar.new_chat"),
+        ("#send-button", "composer.send"),
+        ("#open-settings", "settings.open"),
+        (".message.user .message-role", "message.role_user"),
+        (".message.assistant .regenerate-button", "message.regenerate"),
+        (".code-block .copy-button", "message.copy_code"),
+    ]:
         assert page.text_content(selector).strip() == CATALOGS["ja"][key]
     assert page.get_attribute("#prompt", "placeholder") == CATALOGS["ja"]["composer.placeholder"]
     assert page.inner_text("#new-chat") == "新しいチャット"
@@ -345,7 +357,9 @@ def test_phone_width_has_no_horizontal_scroll(serve, open_page):
     send(page, "Some code please")
     wait_idle(page)
     assert page.evaluate(no_overflow)
-    assert page.evaluate("() => document.querySelector('#messages').scrollWidth <= document.querySelector('#messages').clientWidth")
+    assert page.evaluate(
+        "() => document.querySelector('#messages').scrollWidth <= document.querySelector('#messages').clientWidth"
+    )
     screenshot(page, "phone-chat")
 
     page.click("#toggle-sidebar")
@@ -412,8 +426,10 @@ def test_sidebar_pages_search_rename_delete_and_export(serve, open_page):
     url, _ = serve()
     for i in range(34):
         conversation = httpx.post(f"{url}/v1/conversations", json={"title": f"Old chat {i}"}).json()
-    httpx.post(f"{url}/v1/conversations/{conversation['id']}/messages",
-               json={"content": "Où est la bibliothèque à Tōkyō ?", "stream": False}).raise_for_status()
+    httpx.post(
+        f"{url}/v1/conversations/{conversation['id']}/messages",
+        json={"content": "Où est la bibliothèque à Tōkyō ?", "stream": False},
+    ).raise_for_status()
     page = open_page(url)
     items = page.locator("#conversations li")
     page.wait_for_function("() => document.querySelectorAll('#conversations li').length >= 20")
@@ -492,7 +508,9 @@ def test_import_a_chatgpt_export_and_export_everything(serve, open_page):
     page = open_page(url, locale="ja-JP")
     page.click("#open-settings")
     export = json.dumps([japanese_conversation()]).encode()
-    page.set_input_files("#import-file", files=[{"name": "conversations.json", "mimeType": "application/json", "buffer": export}])
+    page.set_input_files(
+        "#import-file", files=[{"name": "conversations.json", "mimeType": "application/json", "buffer": export}]
+    )
     expect(page.locator("#data-status")).to_have_text(CATALOGS["ja"]["settings.imported"].replace("{count}", "1"))
     page.keyboard.press("Escape")
     page.click("#conversations a:text-is('ラーメン')")
@@ -513,11 +531,15 @@ def test_import_a_chatgpt_export_and_export_everything(serve, open_page):
 
 # ---------------------------------------------------------------- tools: translate, summarize, code
 
-ENGLISH_TEXT = ("The weather is lovely today, and the whole town is out in the streets.\n\n"
-                "In the afternoon we walk along the river and stop at every bookshop.")
-VILLAGE_TEXT = ("Every spring the people of the village prepare the fields and repair their tools. "
-                "The children help their parents before school, and on Saturday the market brings everyone together. "
-                "In autumn the harvest is shared, and the old songs are sung again at the festival.")
+ENGLISH_TEXT = (
+    "The weather is lovely today, and the whole town is out in the streets.\n\n"
+    "In the afternoon we walk along the river and stop at every bookshop."
+)
+VILLAGE_TEXT = (
+    "Every spring the people of the village prepare the fields and repair their tools. "
+    "The children help their parents before school, and on Saturday the market brings everyone together. "
+    "In autumn the harvest is shared, and the old songs are sung again at the festival."
+)
 NO_OVERFLOW = "() => document.scrollingElement.scrollWidth <= document.scrollingElement.clientWidth"
 
 
@@ -544,7 +566,8 @@ def test_translate_tool_shows_segments_side_by_side_with_glossary_warnings(serve
     assert page.is_hidden("#chat")
     translate(page, ENGLISH_TEXT, "fr", glossary="river=rivière\nnot a rule")
     expect(page.locator("#tools-error .error-text")).to_have_text(
-        CATALOGS["en"]["tools.glossary_invalid"].replace("{line}", "not a rule"))
+        CATALOGS["en"]["tools.glossary_invalid"].replace("{line}", "not a rule")
+    )
     assert engines[0].requests == []  # refused before any request
     page.fill("#translate-glossary", "river=rivière")
     page.click("#translate-form button[type=submit]")
@@ -645,11 +668,16 @@ def test_code_tool_runs_the_generated_code_and_reports_a_missing_sandbox(serve, 
     verdicts = [re.escape(CATALOGS["en"]["tools.optimize_accepted"])]
     for key in ("tools.speedup", "tools.not_faster"):  # faster or not depends on the machine's timing
         pattern = re.escape(CATALOGS["en"][key]).replace(re.escape("{ratio}"), r"[0-9]+\.[0-9]{2}")
-        verdicts.append(pattern.replace(re.escape("{before}"), r"[0-9.]+\s?\S+").replace(re.escape("{after}"), r"[0-9.]+\s?\S+"))
+        verdicts.append(
+            pattern.replace(re.escape("{before}"), r"[0-9.]+\s?\S+").replace(re.escape("{after}"), r"[0-9.]+\s?\S+")
+        )
     verdict = page.inner_text("#code-result .code-verdict")
     assert any(re.fullmatch(pattern, verdict) for pattern in verdicts), verdict
     titles = page.locator("#code-result .attempt-title").all_inner_texts()
-    assert titles == [CATALOGS["en"]["tools.attempt_original"], CATALOGS["en"]["tools.attempt"].replace("{number}", "1")]
+    assert titles == [
+        CATALOGS["en"]["tools.attempt_original"],
+        CATALOGS["en"]["tools.attempt"].replace("{number}", "1"),
+    ]
     assert page.locator("#code-result .attempt[data-exit-code='0']").count() == 2
     assert page.locator("#code-result .attempt").nth(1).locator(".run-output pre").all_inner_texts()[-1] == "5\n0"
     screenshot(page, "tools-code-optimize")
@@ -690,12 +718,17 @@ def test_tool_labels_follow_the_language_switch(serve, open_page):
     page.select_option("#language-select", "ja")
     page.wait_for_selector("html[lang=ja]")
     ja = CATALOGS["ja"]
-    for selector, key in [("#open-tools", "tools.open"), ("#tools .chat-title", "tools.title"),
-                          ("#tab-translate", "tools.translate"), ("#tab-summarize", "tools.summarize"),
-                          ("#tab-code", "tools.code"), ("#translate-form button[type=submit]", "tools.translate_run"),
-                          ("label[for=translate-target]", "tools.target_language"),
-                          ("#translate-source option[value='']", "tools.language_auto"),
-                          ("#translate-formality option[value=formal]", "tools.formality_formal")]:
+    for selector, key in [
+        ("#open-tools", "tools.open"),
+        ("#tools .chat-title", "tools.title"),
+        ("#tab-translate", "tools.translate"),
+        ("#tab-summarize", "tools.summarize"),
+        ("#tab-code", "tools.code"),
+        ("#translate-form button[type=submit]", "tools.translate_run"),
+        ("label[for=translate-target]", "tools.target_language"),
+        ("#translate-source option[value='']", "tools.language_auto"),
+        ("#translate-formality option[value=formal]", "tools.formality_formal"),
+    ]:
         assert page.text_content(selector).strip() == ja[key], selector
     assert page.inner_text("#translate-target option[value=fr]") not in ("", english_french)  # named in Japanese
     open_tool(page, "code")

@@ -10,12 +10,12 @@ from fastapi import FastAPI
 
 from causerie import __version__
 from causerie.api.code import router as code_router
-from causerie.api.errors import install_error_handlers
 from causerie.api.conversations import router as conversations_router
+from causerie.api.errors import install_error_handlers
 from causerie.api.localize import router as localize_router
 from causerie.api.routes import router
-from causerie.api.web import mount_web_ui
 from causerie.api.text import router as text_router
+from causerie.api.web import mount_web_ui
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 from causerie.services.container import Container

@@ -111,7 +111,9 @@ async def import_chatgpt(request: Request, conversations: ConversationsDep) -> I
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         upload = (await request.form()).get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidRequest("the multipart body needs a file field named 'file'", param="file", code="invalid_value")
+            raise InvalidRequest(
+                "the multipart body needs a file field named 'file'", param="file", code="invalid_value"
+            )
         raw = await upload.read()
     else:
         raw = await request.body()
@@ -128,7 +130,9 @@ def get_conversation(conversation_id: str, conversations: ConversationsDep) -> C
 
 
 @router.patch("/{conversation_id}", response_model=Conversation)
-def update_conversation(conversation_id: str, body: ConversationUpdate, conversations: ConversationsDep) -> Conversation:
+def update_conversation(
+    conversation_id: str, body: ConversationUpdate, conversations: ConversationsDep
+) -> Conversation:
     """Rename, switch branch (``current_message_id``), change model or system prompt."""
     return conversations.update(conversation_id, body)
 

@@ -23,7 +23,9 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], respon
 
 
 def _card(spec: ModelSpec) -> ModelCard:
-    return ModelCard(id=spec.id, created=spec.created, context_length=spec.context_length, description=spec.description or None)
+    return ModelCard(
+        id=spec.id, created=spec.created, context_length=spec.context_length, description=spec.description or None
+    )
 
 
 @router.get("/models", response_model=ModelList, response_model_exclude_none=True)

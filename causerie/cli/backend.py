@@ -21,15 +21,21 @@ import openai
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from causerie.cli.errors import BackendError
-from causerie.cli.remote_conversations import server_message
-from causerie.cli.remote_conversations import RemoteConversations
+from causerie.cli.remote_conversations import RemoteConversations, server_message
 from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
 from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
 from causerie.protocol.openai import ChatCompletionRequest, error_message
-from causerie.protocol.text import SummarizeProgress, SummarizeRequest, Summary, TranslateProgress, TranslateRequest, Translation
+from causerie.protocol.text import (
+    SummarizeProgress,
+    SummarizeRequest,
+    Summary,
+    TranslateProgress,
+    TranslateRequest,
+    Translation,
+)
 from causerie.services.container import Container
 
 __all__ = ["Backend", "BackendError", "LocalBackend", "ModelRow", "RemoteBackend", "open_backend"]
@@ -342,15 +348,16 @@ class RemoteBackend:
         headers = {"Authorization": f"Bearer {self.client.api_key}"}
         try:
             body = {**request.model_dump(exclude_none=True), "stream": True}
-            with httpx.stream("POST", self.url + path, json=body, headers=headers,
-                              timeout=self.client.timeout) as response:
+            with httpx.stream(
+                "POST", self.url + path, json=body, headers=headers, timeout=self.client.timeout
+            ) as response:
                 if response.status_code != 200:
                     response.read()
                     raise BackendError(server_message(response))
                 for line in response.iter_lines():
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
-                    event = json.loads(line[len("data: "):])
+                    event = json.loads(line[len("data: ") :])
                     if "error" in event:
                         raise BackendError(error_message(event) or "the server reported an error")
                     yield event

@@ -43,7 +43,9 @@ class Conversation:
 def stream_reply(backend: Backend, messages: list[dict], options: Options) -> str:
     """One stateless reply to ``messages`` (not stored), written as it arrives; returns its text."""
     return write_stream(
-        backend.stream_chat(messages, model=options.model, temperature=options.temperature, max_tokens=options.max_tokens)
+        backend.stream_chat(
+            messages, model=options.model, temperature=options.temperature, max_tokens=options.max_tokens
+        )
     )
 
 

@@ -12,10 +12,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from causerie.cli.common import ApiKeyOpt, JsonOpt, ModelOpt, ServerOpt, _backend, _friendly_errors, read_text, validated
+from causerie.cli.common import (
+    ApiKeyOpt,
+    JsonOpt,
+    ModelOpt,
+    ServerOpt,
+    _backend,
+    _friendly_errors,
+    read_text,
+    validated,
+)
 from causerie.protocol.code import CodeFixRequest, CodeGenerateRequest, CodeOptimizeRequest
 
-app = typer.Typer(name="code", help="Generate, fix or optimize code; every result is run in a sandbox.", no_args_is_help=True)
+app = typer.Typer(
+    name="code", help="Generate, fix or optimize code; every result is run in a sandbox.", no_args_is_help=True
+)
 err_console = Console(stderr=True)
 
 AttemptsOpt = Annotated[int | None, typer.Option("--attempts", "-n", min=1, max=10, help="Model attempts at most.")]
@@ -52,8 +63,12 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
             run = attempt.get("run") or (attempt.get("measurement") or {}).get("run")
             detail = attempt.get("syntax_error") or attempt.get("reason") or ""
             label = "given" if attempt["attempt"] == 0 else str(attempt["attempt"])
-            table.add_row(label, "[green]pass[/green]" if ok else "[red]fail[/red]", _run_summary(run),
-                          escape(detail.splitlines()[0] if detail else ""))
+            table.add_row(
+                label,
+                "[green]pass[/green]" if ok else "[red]fail[/red]",
+                _run_summary(run),
+                escape(detail.splitlines()[0] if detail else ""),
+            )
         err_console.print(table)
         if original and "outputs" in original:  # optimize: the given code's own measurement
             err_console.print(f"Given code: {_run_summary(original['run'])}, {len(original['outputs'])} input(s)")
@@ -66,7 +81,9 @@ def _report(result: dict[str, Any], as_json: bool) -> None:
 
 @app.command()
 def generate(
-    description: Annotated[str | None, typer.Argument(help="What the code must do; read from stdin when omitted or '-'.")] = None,
+    description: Annotated[
+        str | None, typer.Argument(help="What the code must do; read from stdin when omitted or '-'.")
+    ] = None,
     tests: TestsOpt = None,
     attempts: AttemptsOpt = None,
     language: LanguageOpt = "python",
@@ -123,7 +140,10 @@ def fix(
 def optimize(
     file: Annotated[Path, typer.Argument(help="The code to optimize ('-': stdin).", dir_okay=False)],
     tests: TestsOpt = None,
-    inputs: Annotated[list[str] | None, typer.Option("--input", "-i", help="An expression to compare and time, e.g. 'fib(25)'; repeatable.")] = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help="An expression to compare and time, e.g. 'fib(25)'; repeatable."),
+    ] = None,
     repeat: Annotated[int | None, typer.Option("--repeat", min=1, max=50, help="Timing runs per input.")] = None,
     attempts: AttemptsOpt = None,
     language: LanguageOpt = "python",

@@ -72,9 +72,7 @@ ServerOpt = Annotated[
         help="URL of a running Causerie server (e.g. http://127.0.0.1:8000); default: run the models in this process.",
     ),
 ]
-ApiKeyOpt = Annotated[
-    str | None, typer.Option("--api-key", envvar="CAUSERIE_API_KEY", help="API key for --server.")
-]
+ApiKeyOpt = Annotated[str | None, typer.Option("--api-key", envvar="CAUSERIE_API_KEY", help="API key for --server.")]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help="Model id (see `causerie models`); default: the server's default.")
 ]

@@ -35,7 +35,9 @@ def _table(report: SuiteReport) -> Table:
     return table
 
 
-async def _evaluate(settings: Settings, suite_name: str, model: str | None, limit: int | None, concurrency: int) -> SuiteReport:
+async def _evaluate(
+    settings: Settings, suite_name: str, model: str | None, limit: int | None, concurrency: int
+) -> SuiteReport:
     suite = get_suite(suite_name)
     container = Container(settings, backend.discover_registry(settings))  # tests replace discovery
     pool = container.pool
@@ -44,8 +46,13 @@ async def _evaluate(settings: Settings, suite_name: str, model: str | None, limi
         await pool.get(spec)  # load (or fail) before the progress bar starts
         context = EvalContext(pool=pool, model=spec.id, settings=settings)
         total = suite.size() if limit is None else min(limit, suite.size())
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(f"{suite.name} · {spec.id}", total=total)
 
@@ -65,7 +72,9 @@ def eval_command(
     suite: Annotated[str, typer.Option("--suite", "-s", help="Benchmark to run (see --list).")] = "humaneval",
     limit: Annotated[int | None, typer.Option("--limit", "-n", min=1, help="Only the first N items.")] = None,
     model: ModelOpt = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write the JSON report here.")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write the JSON report here.")
+    ] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Items scored at once.")] = 1,
     list_suites: Annotated[bool, typer.Option("--list", help="List the suites and exit.")] = False,
 ) -> None:

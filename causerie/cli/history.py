@@ -72,7 +72,9 @@ LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=100, help="Ho
 
 
 @history_app.command("list")
-def list_conversations(server: ServerOpt = None, api_key: ApiKeyOpt = None, limit: LimitOpt = 20, as_json: JsonOpt = False) -> None:
+def list_conversations(
+    server: ServerOpt = None, api_key: ApiKeyOpt = None, limit: LimitOpt = 20, as_json: JsonOpt = False
+) -> None:
     """The latest conversations, newest first."""
     with _history(server, api_key) as source:
         page = source.list_page(limit)
@@ -144,7 +146,9 @@ def search(
 
 @history_app.command()
 def export(
-    conversation_id: Annotated[str | None, typer.Argument(help="One conversation; every conversation when omitted.")] = None,
+    conversation_id: Annotated[
+        str | None, typer.Argument(help="One conversation; every conversation when omitted.")
+    ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="json (every branch) or markdown.")] = Format.json,
     output: Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False, help="Write to this file.")] = None,
     server: ServerOpt = None,

@@ -41,7 +41,9 @@ class _ProgressBar:
 def localize(
     corpus: Annotated[Path, typer.Argument(help="A folder (or one file) of .txt, .md, .html or .jsonl text.")],
     language: Annotated[str, typer.Option("--language", "-l", help="ISO 639-1 code of the target language (fr, ja…).")],
-    base: Annotated[str, typer.Option("--base", "-b", help="Base model: a registered id, a GGUF file or a Hugging Face folder.")] = "smollm2-135m-instruct",
+    base: Annotated[
+        str, typer.Option("--base", "-b", help="Base model: a registered id, a GGUF file or a Hugging Face folder.")
+    ] = "smollm2-135m-instruct",
     name: Annotated[str | None, typer.Option(help="Id of the new model (default: <base>-<language>).")] = None,
     steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 30,
     minutes: Annotated[float | None, typer.Option(min=0.1, help="Training time budget in minutes.")] = None,
@@ -49,13 +51,23 @@ def localize(
     seq_len: Annotated[int, typer.Option(min=16, help="Tokens per training sequence.")] = 256,
     learning_rate: Annotated[float, typer.Option("--lr", min=0.0)] = 3e-4,
     extend_tokens: Annotated[int, typer.Option(min=0, help="New target-language tokens to learn (0: none).")] = 0,
-    english_text: Annotated[Path | None, typer.Option(help="English text of another domain, to catch regressions.")] = None,
+    english_text: Annotated[
+        Path | None, typer.Option(help="English text of another domain, to catch regressions.")
+    ] = None,
     eval_chars: Annotated[int, typer.Option(min=100, help="Characters scored per perplexity measurement.")] = 20000,
     answer_tokens: Annotated[int, typer.Option(min=8, help="Longest chat answer, for evaluation and replay.")] = 96,
-    max_target_ppl_ratio: Annotated[float, typer.Option(help="Gate: localized/base held-out perplexity at most this.")] = 0.85,
-    max_english_ppl_ratio: Annotated[float, typer.Option(help="Gate: localized/base English perplexity at most this.")] = 1.05,
-    max_repetition_delta: Annotated[float, typer.Option(help="Gate: increase of the chat repetition rate at most this.")] = 0.0,
-    min_right_language_delta: Annotated[float, typer.Option(help="Gate: change of the right-language answer rate at least this.")] = 0.0,
+    max_target_ppl_ratio: Annotated[
+        float, typer.Option(help="Gate: localized/base held-out perplexity at most this.")
+    ] = 0.85,
+    max_english_ppl_ratio: Annotated[
+        float, typer.Option(help="Gate: localized/base English perplexity at most this.")
+    ] = 1.05,
+    max_repetition_delta: Annotated[
+        float, typer.Option(help="Gate: increase of the chat repetition rate at most this.")
+    ] = 0.0,
+    min_right_language_delta: Annotated[
+        float, typer.Option(help="Gate: change of the right-language answer rate at least this.")
+    ] = 0.0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     outtype: Annotated[str, typer.Option(help="GGUF weight type: q8_0, f16, bf16 or f32.")] = "q8_0",
     restart: Annotated[bool, typer.Option(help="Start over instead of resuming an interrupted run.")] = False,
@@ -76,7 +88,15 @@ def localize(
                 "name": name,
                 "extend_tokens": extend_tokens,
                 "outtype": outtype,
-                "train": {"max_steps": steps, "max_minutes": minutes, "batch_size": batch_size, "seq_len": seq_len, "learning_rate": learning_rate, "device": device, "replay_answer_tokens": answer_tokens},
+                "train": {
+                    "max_steps": steps,
+                    "max_minutes": minutes,
+                    "batch_size": batch_size,
+                    "seq_len": seq_len,
+                    "learning_rate": learning_rate,
+                    "device": device,
+                    "replay_answer_tokens": answer_tokens,
+                },
                 "eval": {"english_text": english_text, "max_eval_chars": eval_chars, "answer_tokens": answer_tokens},
                 "gate": {
                     "max_target_ppl_ratio": max_target_ppl_ratio,
@@ -93,7 +113,15 @@ def localize(
 
     from causerie.localize.pipeline import run_localize
 
-    columns = (TextColumn("{task.description:<20}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    columns = (
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[loss]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
     try:
         with Progress(*columns, console=err_console, transient=as_json) as progress:
             result = run_localize(options, settings, progress=_ProgressBar(progress), restart=restart)
@@ -107,7 +135,11 @@ def localize(
         return
     console.print(Path(result.work_dir, "report.md").read_text(encoding="utf-8"))
     if result.promoted:
-        console.print(f"[bold green]Registered[/bold green] {escape(result.model_id)} in {escape(str(result.model_dir))}")
+        console.print(
+            f"[bold green]Registered[/bold green] {escape(result.model_id)} in {escape(str(result.model_dir))}"
+        )
     else:
-        console.print(f"[bold yellow]Not promoted[/bold yellow]: the gate failed; the exported model stays in {escape(result.work_dir)}/export")
+        console.print(
+            f"[bold yellow]Not promoted[/bold yellow]: the gate failed; the exported model stays in {escape(result.work_dir)}/export"
+        )
         raise typer.Exit(3)

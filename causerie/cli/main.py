@@ -14,7 +14,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from causerie import __version__
+from causerie.cli import code as code_cli
+from causerie.cli import eval as eval_cli
+from causerie.cli import text as text_cli
 from causerie.cli.backend import BackendError, ModelRow
+from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
 from causerie.cli.common import (
     ApiKeyOpt,
     MaxTokensOpt,
@@ -28,10 +32,6 @@ from causerie.cli.common import (
     console,
     err_console,
 )
-from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
-from causerie.cli import code as code_cli
-from causerie.cli import eval as eval_cli
-from causerie.cli import text as text_cli
 from causerie.cli.history import history_app
 from causerie.cli.localize import localize
 from causerie.cli.settings import cli_settings
@@ -122,9 +122,7 @@ def serve(
             help="A GGUF file to serve; repeat for several. Added to CAUSERIE_MODEL_PATHS.",
         ),
     ] = None,
-    models_dir: Annotated[
-        Path | None, typer.Option(exists=True, file_okay=False, help=_describe("models_dir"))
-    ] = None,
+    models_dir: Annotated[Path | None, typer.Option(exists=True, file_okay=False, help=_describe("models_dir"))] = None,
     default_model: Annotated[str | None, typer.Option(help=_describe("default_model"))] = None,
     context_length: Annotated[int | None, typer.Option(help=_describe("context_length"))] = None,
     parallel: Annotated[int | None, typer.Option(help=_describe("parallel"))] = None,
@@ -167,7 +165,6 @@ def serve(
 
 
 # ---------------------------------------------------------------- client commands
-
 
 
 def _check_model(rows: list[ModelRow], model: str | None) -> str:

@@ -15,8 +15,8 @@ import httpx
 from pydantic import BaseModel
 
 from causerie.cli.errors import BackendError
-from causerie.protocol.openai import error_message
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
+from causerie.protocol.openai import error_message
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -78,7 +78,10 @@ class RemoteConversations:
     def stream_message(self, conversation_id: str, text: str, **options: Any) -> Iterator[str]:
         """Post a message; yield the reply's text as it streams (the server stores both)."""
         body = {"content": text, "stream": True, **{k: v for k, v in options.items() if v is not None}}
-        with self._errors(), self.http.stream("POST", f"/conversations/{conversation_id}/messages", json=body) as response:
+        with (
+            self._errors(),
+            self.http.stream("POST", f"/conversations/{conversation_id}/messages", json=body) as response,
+        ):
             if response.is_error:
                 response.read()
                 raise BackendError(server_message(response))

@@ -17,9 +17,26 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from causerie.cli.common import ApiKeyOpt, JsonOpt, ModelOpt, ServerOpt, _backend, console, err_console, read_text, validated
+from causerie.cli.common import (
+    ApiKeyOpt,
+    JsonOpt,
+    ModelOpt,
+    ServerOpt,
+    _backend,
+    console,
+    err_console,
+    read_text,
+    validated,
+)
 from causerie.errors import InvalidRequest
-from causerie.protocol.text import SummarizeProgress, SummarizeRequest, Summary, TranslateProgress, TranslateRequest, Translation
+from causerie.protocol.text import (
+    SummarizeProgress,
+    SummarizeRequest,
+    Summary,
+    TranslateProgress,
+    TranslateRequest,
+    Translation,
+)
 
 InputArg = Annotated[str, typer.Argument(metavar="[FILE|-]", help="The document; '-' or nothing reads stdin.")]
 

@@ -77,7 +77,7 @@ class _FakeSequence:
         logprobs = (TokenLogprob(piece, -0.5, tuple(piece.encode())),) if self.params.logprobs is not None else ()
         events: list[GenerationEvent] = [GenerationChunk(text, logprobs)] if text or logprobs else []
         if self.stops.stopped:
-            return events + [self._finish("stop")], True
+            return [*events, self._finish("stop")], True
         return events, False
 
     def _finish(self, reason: str) -> GenerationFinish:

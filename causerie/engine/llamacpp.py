@@ -12,8 +12,8 @@ import asyncio
 import ctypes
 import os
 import random
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -145,8 +145,7 @@ class LlamaCppEngine:
         tokens = self._tokenize(request.prompt, request.add_bos)
         if len(tokens) >= self._n_ctx:
             raise ContextLengthExceeded(
-                f"This model's maximum context length is {self._n_ctx} tokens, "
-                f"but the prompt is {len(tokens)} tokens.",
+                f"This model's maximum context length is {self._n_ctx} tokens, but the prompt is {len(tokens)} tokens.",
                 param="messages",
             )
         if request.params.grammar is not None:

@@ -18,8 +18,9 @@ from causerie.errors import CauserieError
 from causerie.localize.errors import LocalizeError
 
 if TYPE_CHECKING:
-    from causerie.models.registry import ModelRegistry
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+    from causerie.models.registry import ModelRegistry
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,11 @@ def corpus_tasks(passages: Sequence[Passage], language: str, seed: int) -> list[
             cut = _cut_point(text, rng)
             prompt, answer = wording["continue"].format(text=text[:cut].rstrip()), text[cut:].strip()
             choice = "continue"
-        tasks.append(ChatExample(kind=choice, messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]))
+        tasks.append(
+            ChatExample(
+                kind=choice, messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
+            )
+        )
     return tasks
 
 
@@ -135,7 +139,9 @@ def build_mix(
     """Raw windows plus chat examples (replay first, then corpus tasks) up to ``chat_fraction`` of the mix, shuffled."""
     text = pack_text(tokenizer, [p.text for p in train], seq_len)
     clipped = [p.model_copy(update={"text": _clip(tokenizer, p.text, seq_len * 2 // 3)}) for p in train]
-    chats = [e for e in (encode_chat(tokenizer, c, seq_len) for c in [*replay, *corpus_tasks(clipped, language, seed)]) if e]
+    chats = [
+        e for e in (encode_chat(tokenizer, c, seq_len) for c in [*replay, *corpus_tasks(clipped, language, seed)]) if e
+    ]
     wanted = round(len(text) * chat_fraction / (1 - chat_fraction)) if chat_fraction < 1 else len(chats)
     wanted = max(wanted, len([c for c in chats if c.kind == "replay"])) if chat_fraction > 0 else 0
     mix = text + chats[:wanted]

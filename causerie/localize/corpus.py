@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
@@ -76,8 +76,10 @@ class Corpus(BaseModel):
 class _HtmlText(HTMLParser):
     """Visible text of an HTML page, block elements ending paragraphs; the <title> kept apart."""
 
-    _SKIP = {"script", "style", "noscript", "template", "head"}
-    _BLOCKS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "pre", "td"}
+    _SKIP: ClassVar[frozenset[str]] = frozenset({"script", "style", "noscript", "template", "head"})
+    _BLOCKS: ClassVar[frozenset[str]] = frozenset(
+        {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "pre", "td"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -126,7 +128,10 @@ def _documents(path: Path, text: str) -> list[tuple[str | None, str]]:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise ValueError(f"line {number} is not JSON ({exc.msg})") from None
-            body = next((record[k] for k in JSONL_TEXT_FIELDS if isinstance(record, dict) and isinstance(record.get(k), str)), None)
+            body = next(
+                (record[k] for k in JSONL_TEXT_FIELDS if isinstance(record, dict) and isinstance(record.get(k), str)),
+                None,
+            )
             if body is None:
                 raise ValueError(f"line {number} has no string field among {', '.join(JSONL_TEXT_FIELDS)}")
             title = record.get("title") if isinstance(record.get("title"), str) else None
@@ -188,12 +193,14 @@ def _heldout(text: str, fraction: float) -> bool:
 def _files(root: Path) -> list[Path]:
     if root.is_file():
         return [root]
-    return sorted(p for p in root.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts))
+    return sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(root).parts)
+    )
 
 
-def read_corpus(
-    root: Path, options: CorpusOptions, *, detect: Callable[[str], str | None] | None = None
-) -> Corpus:
+def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], str | None] | None = None) -> Corpus:
     """Read, clean, filter, deduplicate and split the corpus at ``root`` (a folder or one file).
 
     Raises ``LocalizeError`` when the folder is missing, has no supported file, or keeps no passage
@@ -234,7 +241,9 @@ def read_corpus(
                     dropped[reason] += 1
                     continue
                 record.kept += 1
-                kept.append(Passage(text=text, title=normalize(title, options.normalization) if title else None, source=shown))
+                kept.append(
+                    Passage(text=text, title=normalize(title, options.normalization) if title else None, source=shown)
+                )
     _check_usable(root, options, records, dropped, kept)
     train = [p for p in kept if not _heldout(p.text, options.heldout_fraction)]
     heldout = [p for p in kept if _heldout(p.text, options.heldout_fraction)]
@@ -299,7 +308,9 @@ def _drop_reason(text: str, options: CorpusOptions, detect: Callable[[str], str 
     return None
 
 
-def _check_usable(root: Path, options: CorpusOptions, records: list[FileRecord], dropped: Counter[str], kept: list[Passage]) -> None:
+def _check_usable(
+    root: Path, options: CorpusOptions, records: list[FileRecord], dropped: Counter[str], kept: list[Passage]
+) -> None:
     if not records:
         raise LocalizeError(f"the corpus {root} has no files", param="corpus")
     used = [r for r in records if r.status == "used"]

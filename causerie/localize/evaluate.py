@@ -32,7 +32,9 @@ def eval_texts(texts: Sequence[str], max_chars: int) -> list[str]:
     return chosen
 
 
-def total_nll(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *, seq_len: int) -> tuple[float, int]:
+def total_nll(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *, seq_len: int
+) -> tuple[float, int]:
     """(summed token loss, tokens scored) over the texts joined by EOS, scored in ``seq_len`` windows.
 
     Perplexity is ``exp(loss / tokens)``. To compare a model whose tokenizer was extended with its
@@ -60,7 +62,14 @@ def total_nll(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts:
     return total, count
 
 
-def chat_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 8) -> list[str]:
+def chat_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    *,
+    max_new_tokens: int,
+    batch_size: int = 8,
+) -> list[str]:
     """Greedy answers to single-turn prompts, generated in left-padded batches."""
     import torch
 
@@ -72,7 +81,9 @@ def chat_answers(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, pro
         for start in range(0, len(prompts), batch_size):
             chunk = prompts[start : start + batch_size]
             texts = [
-                tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
+                tokenizer.apply_chat_template(
+                    [{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False
+                )
                 for p in chunk
             ]
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
@@ -151,15 +162,30 @@ def gate(language: str, base: Measurements, localized: Measurements, thresholds:
     language_delta = localized.chat.right_language_rate - base.chat.right_language_rate
     repetition_delta = localized.chat.repetition_rate - base.chat.repetition_rate
     checks = [
-        Check(name="target_ppl_ratio", value=target_ratio, threshold=thresholds.max_target_ppl_ratio, passed=target_ratio <= thresholds.max_target_ppl_ratio),
+        Check(
+            name="target_ppl_ratio",
+            value=target_ratio,
+            threshold=thresholds.max_target_ppl_ratio,
+            passed=target_ratio <= thresholds.max_target_ppl_ratio,
+        ),
         Check(
             name="english_ppl_ratio",
             value=english_ratio,
             threshold=thresholds.max_english_ppl_ratio,
             passed=None if english_ratio is None else english_ratio <= thresholds.max_english_ppl_ratio,
         ),
-        Check(name="right_language_delta", value=language_delta, threshold=thresholds.min_right_language_delta, passed=language_delta >= thresholds.min_right_language_delta - 1e-9),
-        Check(name="repetition_delta", value=repetition_delta, threshold=thresholds.max_repetition_delta, passed=repetition_delta <= thresholds.max_repetition_delta + 1e-9),
+        Check(
+            name="right_language_delta",
+            value=language_delta,
+            threshold=thresholds.min_right_language_delta,
+            passed=language_delta >= thresholds.min_right_language_delta - 1e-9,
+        ),
+        Check(
+            name="repetition_delta",
+            value=repetition_delta,
+            threshold=thresholds.max_repetition_delta,
+            passed=repetition_delta <= thresholds.max_repetition_delta + 1e-9,
+        ),
     ]
     passed = all(check.passed is not False for check in checks)
     return GateReport(language=language, base=base, localized=localized, checks=checks, passed=passed)
@@ -211,6 +237,12 @@ def summary(report: GateReport) -> dict[str, Any]:
         "target_ppl": {"base": report.base.target_ppl, "localized": report.localized.target_ppl},
         "english_ppl": {"base": report.base.english_ppl, "localized": report.localized.english_ppl},
         "tokens_per_kchar": {"base": report.base.tokens_per_kchar, "localized": report.localized.tokens_per_kchar},
-        "right_language_rate": {"base": report.base.chat.right_language_rate, "localized": report.localized.chat.right_language_rate},
-        "repetition_rate": {"base": report.base.chat.repetition_rate, "localized": report.localized.chat.repetition_rate},
+        "right_language_rate": {
+            "base": report.base.chat.right_language_rate,
+            "localized": report.localized.chat.right_language_rate,
+        },
+        "repetition_rate": {
+            "base": report.base.chat.repetition_rate,
+            "localized": report.localized.chat.repetition_rate,
+        },
     }

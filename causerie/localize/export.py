@@ -47,7 +47,19 @@ def converter_dir(cache: Path | None = None) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as temp:
-        command = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:", f"llama-cpp-python=={version}", "-d", temp]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "-q",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"llama-cpp-python=={version}",
+            "-d",
+            temp,
+        ]
         done = subprocess.run(command, capture_output=True, text=True)
         archives = sorted(Path(temp).glob("llama_cpp_python-*.tar.gz"))
         if done.returncode != 0 or not archives:
@@ -57,8 +69,8 @@ def converter_dir(cache: Path | None = None) -> Path:
         with tarfile.open(archives[0]) as archive:
             for member in archive.getmembers():
                 _, _, inner = member.name.partition("/")
-                if inner.startswith(_VENDOR) and inner[len(_VENDOR):].startswith(_NEEDED):
-                    member.name = inner[len(_VENDOR):]
+                if inner.startswith(_VENDOR) and inner[len(_VENDOR) :].startswith(_NEEDED):
+                    member.name = inner[len(_VENDOR) :]
                     archive.extract(member, staging, filter="data")
         if not (staging / "convert_hf_to_gguf.py").is_file():
             raise LocalizeError(f"the llama-cpp-python {version} source has no convert_hf_to_gguf.py")
@@ -109,7 +121,9 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
         gguf.Keys.Tokenizer.TOKEN_TYPE: MetadataDetails(array, kinds, sub_type=gguf.GGUFValueType.INT32),
     }
     temp = path.with_name(path.name + ".tmp")
-    writer = gguf.GGUFWriter(temp, arch=reader.get_field(gguf.Keys.General.ARCHITECTURE).contents(), endianess=reader.endianess)
+    writer = gguf.GGUFWriter(
+        temp, arch=reader.get_field(gguf.Keys.General.ARCHITECTURE).contents(), endianess=reader.endianess
+    )
     alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
     if alignment is not None:
         writer.data_alignment = alignment.contents()

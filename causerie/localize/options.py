@@ -15,7 +15,9 @@ class GateThresholds(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    max_target_ppl_ratio: float = Field(0.85, gt=0, description="Held-out target-language perplexity, localized / base.")
+    max_target_ppl_ratio: float = Field(
+        0.85, gt=0, description="Held-out target-language perplexity, localized / base."
+    )
     max_english_ppl_ratio: float = Field(1.05, gt=0, description="Other-domain English perplexity, localized / base.")
     min_right_language_delta: float = Field(
         0.0, ge=-1, le=1, description="Right-language answer rate, localized minus base, at least this."
@@ -53,7 +55,9 @@ class EvalOptions(BaseModel):
     english_text: Path | None = Field(
         None, description="English text from another domain than the corpus (regression check); skipped when absent."
     )
-    chat_prompts: list[str] | None = Field(None, description="Chat-quality prompts (default: a fixed set per language).")
+    chat_prompts: list[str] | None = Field(
+        None, description="Chat-quality prompts (default: a fixed set per language)."
+    )
     answer_tokens: int = Field(96, ge=8)
 
 

@@ -69,12 +69,11 @@ def _check_work_dir(work: Path, options: LocalizeOptions, corpus: Corpus, restar
     now = {**json.loads(options.model_dump_json()), "corpus_fingerprint": fingerprint}
     if restart:
         shutil.rmtree(work, ignore_errors=True)
-    elif saved.is_file():
-        if _without_budgets(json.loads(saved.read_text())) != _without_budgets(now):
-            raise LocalizeError(
-                f"{work} holds a run with other options or corpus files; pass restart (--restart) to start over",
-                param="options",
-            )
+    elif saved.is_file() and _without_budgets(json.loads(saved.read_text())) != _without_budgets(now):
+        raise LocalizeError(
+            f"{work} holds a run with other options or corpus files; pass restart (--restart) to start over",
+            param="options",
+        )
     work.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(now, indent=2) + "\n")
 
@@ -165,7 +164,9 @@ def run_localize(
     english_eval = ev.eval_texts(english, options.eval.max_eval_chars) if english else None
 
     progress("evaluate base", 0, 1)
-    base_record = _cached(work / "base_measurements.json", lambda: _base_record(model, tokenizer, options, heldout, english_eval))
+    base_record = _cached(
+        work / "base_measurements.json", lambda: _base_record(model, tokenizer, options, heldout, english_eval)
+    )
     base_measurements = ev.Measurements.model_validate(base_record["measurements"])
     progress("evaluate base", 1, 1)
 
@@ -191,7 +192,13 @@ def run_localize(
     )
     peft_model = attach_lora(model, options.train, new_ids)
     trained = train(
-        peft_model, examples, options.train, work / "checkpoints", pad_id=tokenizer.pad_token_id, device=device, progress=progress
+        peft_model,
+        examples,
+        options.train,
+        work / "checkpoints",
+        pad_id=tokenizer.pad_token_id,
+        device=device,
+        progress=progress,
     )
 
     progress("evaluate localized", 0, 1)
@@ -199,7 +206,9 @@ def run_localize(
     localized, _ = _measure(peft_model, tokenizer, options, heldout, english_eval, reference)
     report = ev.gate(options.language, base_measurements, localized, options.gate)
     (work / "report.json").write_text(report.model_dump_json(indent=2) + "\n")
-    (work / "report.md").write_text(ev.markdown(report, f"Localization of {base.id} to '{options.language}': {model_id}"))
+    (work / "report.md").write_text(
+        ev.markdown(report, f"Localization of {base.id} to '{options.language}': {model_id}")
+    )
     progress("evaluate localized", 1, 1)
 
     progress("export", 0, 1)
@@ -240,7 +249,9 @@ def run_localize(
     )
 
 
-def _base_record(model: Any, tokenizer: Any, options: LocalizeOptions, heldout: list[str], english: list[str] | None) -> dict[str, Any]:
+def _base_record(
+    model: Any, tokenizer: Any, options: LocalizeOptions, heldout: list[str], english: list[str] | None
+) -> dict[str, Any]:
     measurements, counts = _measure(model, tokenizer, options, heldout, english, None)
     return {"measurements": measurements.model_dump(), "token_counts": counts}
 
@@ -277,8 +288,16 @@ def _card(
         gguf=gguf_name,
         base={"id": base.id, "source": str(base.source), "sha256": base.sha256, **model_summary(model)},
         corpus=corpus.report.model_dump(),
-        parameters={**options.model_dump(mode="json"), "trained_steps": trained.steps, "train_seconds": round(trained.seconds, 1)},
-        metrics={**ev.summary(report), "tokenizer": tokenizer_info, "final_loss": trained.losses[-1] if trained.losses else None},
+        parameters={
+            **options.model_dump(mode="json"),
+            "trained_steps": trained.steps,
+            "train_seconds": round(trained.seconds, 1),
+        },
+        metrics={
+            **ev.summary(report),
+            "tokenizer": tokenizer_info,
+            "final_loss": trained.losses[-1] if trained.losses else None,
+        },
         created=int(time.time()),
         description=f"{base.id} localized to '{options.language}' (held-out perplexity x{ratio:.2f})",
     )

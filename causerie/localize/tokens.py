@@ -36,7 +36,9 @@ def learn_tokens(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], count
         return []
     learner = Tokenizer(models.BPE(unk_token=None))
     learner.pre_tokenizer = pre_tokenizers.Metaspace(replacement=_SPACE_MARK, prepend_scheme="always")
-    trainer = trainers.BpeTrainer(vocab_size=count * 3 + 1000, min_frequency=2, show_progress=False, max_token_length=16)
+    trainer = trainers.BpeTrainer(
+        vocab_size=count * 3 + 1000, min_frequency=2, show_progress=False, max_token_length=16
+    )
     learner.train_from_iterator(texts, trainer=trainer)
     vocab = sorted(learner.get_vocab().items(), key=lambda item: item[1])  # BPE ids follow merge order
     known = set(tokenizer.get_vocab())
@@ -55,7 +57,9 @@ def learn_tokens(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], count
     return chosen
 
 
-def extend_tokenizer(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, new_tokens: Sequence[str]) -> list[int]:
+def extend_tokenizer(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, new_tokens: Sequence[str]
+) -> list[int]:
     """Add ``new_tokens`` to ``tokenizer`` and ``model``; return their ids. Rows start at their sub-tokens' mean."""
     import torch
     from tokenizers import AddedToken

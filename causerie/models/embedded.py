@@ -201,4 +201,3 @@ def _spec(model_id: str, path: Path, description: str) -> ModelSpec:
         description=description,
         context_length=info.context_length,
     )
-

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 AUTO_MODEL = "auto"
 """The model id that routes each request to the localized model for its language."""
 
+
 def _configured_files(settings: Settings) -> list[tuple[Path, ModelSource]]:
     """``settings.model_paths`` in order, then the ``*.gguf`` files of ``settings.models_dir`` sorted by name."""
     files: list[tuple[Path, ModelSource]] = [(path.expanduser(), "file") for path in settings.model_paths]
@@ -123,7 +124,9 @@ class ModelRegistry:
 
     def for_language(self, language: str | None) -> ModelSpec | None:
         """The most recently created localized model for ``language``, if any."""
-        candidates = [s for s in self._specs.values() if language and s.source == "localized" and s.language == language]
+        candidates = [
+            s for s in self._specs.values() if language and s.source == "localized" and s.language == language
+        ]
         return max(candidates, key=lambda s: s.created, default=None)
 
     def resolve(self, model_id: str | None, *, language: str | None = None) -> ModelSpec:

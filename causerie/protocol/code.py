@@ -25,8 +25,11 @@ def _parses(value: str | None, info: ValidationInfo) -> str | None:
         return value
     problem = get_language(language).syntax_error(value)
     if problem:
-        raise PydanticCustomError("syntax_error", "{field} does not parse as {language}: {problem}",
-                                  {"field": info.field_name, "language": language, "problem": problem})
+        raise PydanticCustomError(
+            "syntax_error",
+            "{field} does not parse as {language}: {problem}",
+            {"field": info.field_name, "language": language, "problem": problem},
+        )
     return value
 
 
@@ -100,7 +103,8 @@ class CodeOptimizeRequest(_CodeRequest):
                     compile(source, f"<inputs[{index}]>", "eval")
                 except SyntaxError as exc:
                     raise PydanticCustomError(
-                        "syntax_error", "inputs[{index}] is not a Python expression: {problem}",
+                        "syntax_error",
+                        "inputs[{index}] is not a Python expression: {problem}",
                         {"index": index, "problem": exc.msg},
                     ) from None
         return value

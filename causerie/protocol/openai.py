@@ -129,7 +129,9 @@ class ChatCompletionRequest(SamplingFields):
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
-    locale: str | None = Field(None, description="Locale profile (fr-FR, ja-JP, en-US): conventions of the system prompt.")
+    locale: str | None = Field(
+        None, description="Locale profile (fr-FR, ja-JP, en-US): conventions of the system prompt."
+    )
 
     @model_validator(mode="after")
     def _consistency(self) -> ChatCompletionRequest:

@@ -110,20 +110,38 @@ class Isolation:
             "--unshare-all",  # user, ipc, pid, net, uts, cgroup namespaces
             "--die-with-parent",
             "--new-session",
-            "--cap-drop", "ALL",
+            "--cap-drop",
+            "ALL",
             *mounts,
-            "--proc", "/proc",
-            "--dev", "/dev",
-            "--bind", str(workdir), SANDBOX_DIR,
-            "--remount-ro", "/dev",
-            "--remount-ro", "/",
-            "--chdir", SANDBOX_DIR,
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--bind",
+            str(workdir),
+            SANDBOX_DIR,
+            "--remount-ro",
+            "/dev",
+            "--remount-ro",
+            "/",
+            "--chdir",
+            SANDBOX_DIR,
             "--clearenv",
-            "--setenv", "PATH", _SAFE_PATH,
-            "--setenv", "HOME", SANDBOX_DIR,
-            "--setenv", "TMPDIR", SANDBOX_DIR,
-            "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "PYTHONIOENCODING", "utf-8",
+            "--setenv",
+            "PATH",
+            _SAFE_PATH,
+            "--setenv",
+            "HOME",
+            SANDBOX_DIR,
+            "--setenv",
+            "TMPDIR",
+            SANDBOX_DIR,
+            "--setenv",
+            "LANG",
+            "C.UTF-8",
+            "--setenv",
+            "PYTHONIOENCODING",
+            "utf-8",
             "--",
         ]
         return [*outer, *bwrap, self.prlimit, *limits.prlimit_args(), "--", *argv]
@@ -133,7 +151,9 @@ def _probe(isolation: Isolation) -> str | None:
     """Run ``true`` through the whole wrapper once; the reason it fails, or None."""
     with tempfile.TemporaryDirectory(prefix="causerie-probe-") as folder:
         workdir = isolation.prepare(Path(folder))
-        command = isolation.command(workdir, Path("/usr/bin/true"), ["/usr/bin/true"], Rlimits(5, 1 << 28, 1 << 20, 16, 16))
+        command = isolation.command(
+            workdir, Path("/usr/bin/true"), ["/usr/bin/true"], Rlimits(5, 1 << 28, 1 << 20, 16, 16)
+        )
         try:
             result = subprocess.run(
                 command, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL, env=LAUNCH_ENV

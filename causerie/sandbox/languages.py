@@ -9,9 +9,10 @@ from __future__ import annotations
 import ast
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
 from causerie.errors import InvalidRequest
 

@@ -75,7 +75,12 @@ class Limits(BaseModel):
 
 
 DEFAULT_MAXIMUMS = Limits(
-    wall_seconds=30, cpu_seconds=10, memory_mb=1024, file_size_mb=64, processes=64, open_files=256,
+    wall_seconds=30,
+    cpu_seconds=10,
+    memory_mb=1024,
+    file_size_mb=64,
+    processes=64,
+    open_files=256,
     output_bytes=1 << 20,
 )
 """The most a run may ask for unless the operator says otherwise (the defaults of ``Settings.sandbox_max_*``)."""
@@ -92,7 +97,8 @@ class RunResult(BaseModel):
     signal: str | None = Field(None, description="The signal that ended the program (e.g. SIGKILL).")
     seconds: float = Field(description="Wall-clock time of the run.")
     stopped: StopReason | None = Field(
-        None, description="The limit that stopped the program: timeout, cpu, memory, file_size, processes, output_limit."
+        None,
+        description="The limit that stopped the program: timeout, cpu, memory, file_size, processes, output_limit.",
     )
     truncated: bool = Field(False, description="Output beyond the limit was cut.")
     limits: Limits
@@ -208,7 +214,9 @@ class Sandbox:
         watcher = asyncio.create_task(overflow.wait())
         stopped: StopReason | None = None
         try:
-            done, _ = await asyncio.wait({finished, watcher}, timeout=limits.wall_seconds, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {finished, watcher}, timeout=limits.wall_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
             if finished not in done:
                 stopped = "output_limit" if watcher in done else "timeout"
                 _kill_group(process)
@@ -252,6 +260,3 @@ async def _finish(process: asyncio.subprocess.Process, out: _Capture, err: _Capt
     assert process.stdout and process.stderr
     await asyncio.gather(out.read(process.stdout), err.read(process.stderr))
     await process.wait()
-
-
-

@@ -26,16 +26,16 @@ from causerie.protocol.openai import (
     new_id,
     now,
 )
+from causerie.protocol.text import TranslateRequest
 from causerie.services.chat_format import (
     ChatFormatter,
     could_be_tool_call,
     parse_tool_calls,
     tool_call_from_forced_output,
 )
-from causerie.protocol.text import TranslateRequest
 from causerie.services.consistency import LanguagePlan, plan_for
-from causerie.services.language import detect, detect_language
 from causerie.services.engines import EnginePool
+from causerie.services.language import detect, detect_language
 from causerie.services.locales import apply_locale
 from causerie.services.routing import routing_language
 from causerie.services.sampling import (

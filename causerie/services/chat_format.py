@@ -65,7 +65,10 @@ class ChatFormatter:
         data: dict[str, Any] = {"role": role, "content": message.text()}
         if message.tool_calls:
             calls = [
-                {"type": "function", "function": {"name": c.function.name, "arguments": _arguments(c.function.arguments)}}
+                {
+                    "type": "function",
+                    "function": {"name": c.function.name, "arguments": _arguments(c.function.arguments)},
+                }
                 for c in message.tool_calls
             ]
             if self.native_tools:

@@ -72,7 +72,9 @@ class CodeService:
         self.chat = chat
         self.sandbox = sandbox
 
-    async def ask(self, messages: list[dict[str, str]], *, model: str | None, temperature: float, max_tokens: int) -> Reply:
+    async def ask(
+        self, messages: list[dict[str, str]], *, model: str | None, temperature: float, max_tokens: int
+    ) -> Reply:
         """One model reply (through the chat service: same templates, context checks and errors)."""
         request = ChatCompletionRequest(
             model=model,
@@ -83,9 +85,7 @@ class CodeService:
         completion = await self.chat.complete(await self.chat.prepare(request))
         return Reply(completion.model, completion.choices[0].message.content or "")
 
-    async def check(
-        self, index: int, code: str, language: Language, tests: str | None, limits: Limits
-    ) -> CodeAttempt:
+    async def check(self, index: int, code: str, language: Language, tests: str | None, limits: Limits) -> CodeAttempt:
         """Parse, then run the code (with its tests) in the sandbox."""
         problem = language.syntax_error(code)
         if problem:
@@ -104,8 +104,9 @@ class CodeService:
         attempts: list[CodeAttempt] = []
         model = request.model
         for index in range(1, request.max_attempts + 1):
-            reply = await self.ask(messages, model=request.model, temperature=request.temperature,
-                                   max_tokens=request.max_tokens)
+            reply = await self.ask(
+                messages, model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
+            )
             model = reply.model
             code = extract_code(reply.text, language.name)
             attempt = await self.check(index, code, language, request.tests, request.limits)
@@ -115,8 +116,11 @@ class CodeService:
             messages = [
                 *messages,
                 {"role": "assistant", "content": reply.text},
-                {"role": "user", "content": describe_failure(attempt)
-                 + "\nFix it and answer with the complete corrected code in one fenced code block."},
+                {
+                    "role": "user",
+                    "content": describe_failure(attempt)
+                    + "\nFix it and answer with the complete corrected code in one fenced code block.",
+                },
             ]
         return model or "", attempts
 
@@ -162,7 +166,9 @@ class CodeService:
         _, found, tail = run.stdout.rpartition(marker)
         if not run.ok or not found:
             error = describe_failure(CodeAttempt(attempt=0, code=code, run=run, passed=False))
-            return Measurement(code=code, outputs=[], tests_passed=False if request.tests else None, run=run, error=error)
+            return Measurement(
+                code=code, outputs=[], tests_passed=False if request.tests else None, run=run, error=error
+            )
         data = json.loads(tail.strip())
         return Measurement(
             code=code, outputs=data["outputs"], tests_passed=data["tests_passed"], seconds=data["seconds"], run=run
@@ -174,8 +180,9 @@ class CodeService:
         original = await self.measure(request.code, language, request)
         model = self.chat.pool.registry.resolve(request.model).id
         if original.error:
-            return CodeOptimizeResult(model=model, language=language.name, accepted=False, code=request.code,
-                                      original=original, attempts=[])
+            return CodeOptimizeResult(
+                model=model, language=language.name, accepted=False, code=request.code, original=original, attempts=[]
+            )
         prompt = (
             f"Make this {language.name} code faster. Keep every function's name, signature and results exactly "
             f"the same.\n{_fenced(language, request.code)}"
@@ -183,8 +190,9 @@ class CodeService:
         messages = [{"role": "system", "content": _system(language)}, {"role": "user", "content": prompt}]
         attempts: list[OptimizeAttempt] = []
         for index in range(1, request.max_attempts + 1):
-            reply = await self.ask(messages, model=request.model, temperature=request.temperature,
-                                   max_tokens=request.max_tokens)
+            reply = await self.ask(
+                messages, model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
+            )
             model = reply.model
             code = extract_code(reply.text, language.name)
             attempt = await self._judge(index, code, language, request, original)
@@ -193,31 +201,40 @@ class CodeService:
                 optimized = attempt.measurement
                 assert optimized is not None and optimized.seconds is not None and original.seconds is not None
                 speedup = original.seconds / optimized.seconds if optimized.seconds > 0 else None
-                return CodeOptimizeResult(model=model, language=language.name, accepted=True, code=code,
-                                          original=original, optimized=optimized,
-                                          speedup=round(speedup, 3) if speedup else None, attempts=attempts)
+                return CodeOptimizeResult(
+                    model=model,
+                    language=language.name,
+                    accepted=True,
+                    code=code,
+                    original=original,
+                    optimized=optimized,
+                    speedup=round(speedup, 3) if speedup else None,
+                    attempts=attempts,
+                )
             messages = [
                 *messages,
                 {"role": "assistant", "content": reply.text},
                 {"role": "user", "content": f"Rejected: {attempt.reason}\nTry again; answer with the complete code."},
             ]
-        return CodeOptimizeResult(model=model, language=language.name, accepted=False, code=request.code,
-                                  original=original, attempts=attempts)
+        return CodeOptimizeResult(
+            model=model, language=language.name, accepted=False, code=request.code, original=original, attempts=attempts
+        )
 
     async def _judge(
         self, index: int, code: str, language: Language, request: CodeOptimizeRequest, original: Measurement
     ) -> OptimizeAttempt:
         problem = language.syntax_error(code)
         if problem:
-            return OptimizeAttempt(attempt=index, syntax_error=problem, accepted=False,
-                                   reason=f"the code does not parse: {problem}")
+            return OptimizeAttempt(
+                attempt=index, syntax_error=problem, accepted=False, reason=f"the code does not parse: {problem}"
+            )
         measured = await self.measure(code, language, request)
         if measured.error:
             reason = measured.error
         elif measured.outputs != original.outputs:
             changed = [
                 f"{source} -> {new} (was {old})"
-                for source, old, new in zip(request.inputs, original.outputs, measured.outputs)
+                for source, old, new in zip(request.inputs, original.outputs, measured.outputs, strict=False)
                 if old != new
             ]
             reason = "behaviour changed: " + "; ".join(changed)
@@ -227,7 +244,11 @@ class CodeService:
 
 
 def _result(
-    kind: str, model: str, language: Language, tests: str | None, attempts: list[CodeAttempt],
+    kind: str,
+    model: str,
+    language: Language,
+    tests: str | None,
+    attempts: list[CodeAttempt],
     original: CodeAttempt | None = None,
 ) -> CodeResult:
     passing = next((attempt for attempt in attempts if attempt.passed), None)
@@ -243,6 +264,3 @@ def _result(
         original=original,
         attempts=attempts,
     )
-
-
-

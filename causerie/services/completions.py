@@ -47,7 +47,9 @@ class CompletionService:
         generations = [GenerationRequest(prompt, params) for prompt in request.prompt]
         return PreparedCompletion(request, spec.id, engine, generations, prompt_tokens)
 
-    async def _choices(self, prepared: PreparedCompletion) -> AsyncIterator[tuple[int, GenerationChunk | GenerationFinish]]:
+    async def _choices(
+        self, prepared: PreparedCompletion
+    ) -> AsyncIterator[tuple[int, GenerationChunk | GenerationFinish]]:
         """Events of every choice, in order: prompt-major, then n."""
         n = prepared.request.n
         for p, generation in enumerate(prepared.generations):
@@ -67,7 +69,11 @@ class CompletionService:
             prompt = prepared.request.prompt[index // n] if prepared.request.echo else ""
             texts[index] = texts.get(index, prompt) + event.text
             if event.logprobs:
-                _extend(logprobs.setdefault(index, CompletionLogprobs()), event.logprobs, len(texts[index]) - len(event.text))
+                _extend(
+                    logprobs.setdefault(index, CompletionLogprobs()),
+                    event.logprobs,
+                    len(texts[index]) - len(event.text),
+                )
         choices = [
             CompletionChoice(
                 index=index,
@@ -78,7 +84,10 @@ class CompletionService:
             for index, finish in sorted(finishes.items())
         ]
         return Completion(
-            id=new_id("cmpl"), created=now(), model=prepared.model_id, choices=choices,
+            id=new_id("cmpl"),
+            created=now(),
+            model=prepared.model_id,
+            choices=choices,
             usage=usage(prepared.prompt_tokens, finishes.values()),
         )
 
@@ -105,7 +114,10 @@ class CompletionService:
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield Completion(
-                id=completion_id, created=created, model=prepared.model_id, choices=[],
+                id=completion_id,
+                created=created,
+                model=prepared.model_id,
+                choices=[],
                 usage=usage(prepared.prompt_tokens, finishes),
             )
 

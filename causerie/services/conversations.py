@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from causerie.errors import InvalidRequest
@@ -78,7 +78,7 @@ def _markdown(conversation: ConversationWithMessages) -> str:
     while leaf is not None and leaf in by_id:
         branch.append(by_id[leaf])
         leaf = by_id[leaf].parent_id
-    created = datetime.fromtimestamp(conversation.created_at, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    created = datetime.fromtimestamp(conversation.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     details = " · ".join(filter(None, [created, conversation.model, conversation.language]))
     lines = [f"# {conversation.title or 'Untitled conversation'}", "", f"*{details}*", ""]
     if conversation.system_prompt:

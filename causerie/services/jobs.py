@@ -117,7 +117,10 @@ class JobRunner:
             now = time.monotonic()
             since = stage_started.setdefault(stage, now)
             eta = (now - since) / completed * (total - completed) if 0 < completed <= total else None
-            self._update(job_id, progress=JobProgress(stage=stage, completed=completed, total=total, metrics=metrics, eta_seconds=eta))
+            self._update(
+                job_id,
+                progress=JobProgress(stage=stage, completed=completed, total=total, metrics=metrics, eta_seconds=eta),
+            )
 
         try:
             result = function(progress)
@@ -152,6 +155,8 @@ class JobRunner:
                 log.warning("ignoring unreadable job record %s: %s", path, exc)
                 continue
             if job.status in ("queued", "running"):
-                job = job.model_copy(update={"status": "failed", "error": "interrupted: the server stopped while the job was running"})
+                job = job.model_copy(
+                    update={"status": "failed", "error": "interrupted: the server stopped while the job was running"}
+                )
                 self._save(job)
             self._jobs[job.id] = job

@@ -82,7 +82,9 @@ class ReplyJob:
         if final is None:
             raise RuntimeError("a reply ended without its final message")
         conversation = await asyncio.to_thread(repository.get, self.conversation_id)
-        return Exchange(user_message=self.user_message, assistant_message=final, conversation=conversation_out(conversation))
+        return Exchange(
+            user_message=self.user_message, assistant_message=final, conversation=conversation_out(conversation)
+        )
 
 
 class ReplyService:
@@ -169,7 +171,11 @@ class ReplyService:
         return await asyncio.to_thread(self.repository.update, conversation.id, language=language)
 
     async def _start(
-        self, conversation: ConversationRow, parent: MessageRow, options: GenerationOptions, user_message: Message | None
+        self,
+        conversation: ConversationRow,
+        parent: MessageRow,
+        options: GenerationOptions,
+        user_message: Message | None,
     ) -> ReplyJob:
         messages = await asyncio.to_thread(self.repository.messages, conversation.id)
         branch = path_to(messages, parent.id)
@@ -193,7 +199,9 @@ class ReplyService:
         self._running[conversation.id] = job.task
         return job
 
-    async def _prepare(self, conversation: ConversationRow, branch: list[MessageRow], options: GenerationOptions) -> PreparedChat:
+    async def _prepare(
+        self, conversation: ConversationRow, branch: list[MessageRow], options: GenerationOptions
+    ) -> PreparedChat:
         """The newest messages that fit with room for the reply (see the module docstring)."""
         pool = self.chat.pool
         spec = pool.registry.resolve(options.model or conversation.model)
@@ -218,7 +226,9 @@ class ReplyService:
                     raise
                 start = later_user
 
-    async def _write(self, job: ReplyJob, prepared: PreparedChat, reply: MessageRow, wants_title: bool, first_user: str) -> None:
+    async def _write(
+        self, job: ReplyJob, prepared: PreparedChat, reply: MessageRow, wants_title: bool, first_user: str
+    ) -> None:
         parts: list[str] = []
         status = MessageStatus.incomplete
         saved_at = time.monotonic()

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from causerie.engine.base import Engine, GenerationFinish, SamplingParams, TokenLogprob
 from causerie.errors import ContextLengthExceeded, InvalidRequest
-from causerie.protocol.openai import PromptTokensDetails, TokenLogprobOut, TopLogprobOut, Usage, SamplingFields
+from causerie.protocol.openai import PromptTokensDetails, SamplingFields, TokenLogprobOut, TopLogprobOut, Usage
 
 
 async def count_prompt(engine: Engine, text: str, *, add_bos: bool = True) -> int:

@@ -31,7 +31,7 @@ def database_url(settings: Settings) -> str:
         url = settings.database_url
         for prefix in ("postgresql://", "postgres://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
     return f"sqlite:///{Path(settings.data_dir) / 'causerie.db'}"
 

@@ -87,7 +87,9 @@ class ConversationRepository:
             if after is not None:
                 cursor = session.get(ConversationRow, after)
                 if cursor is None:
-                    raise InvalidRequest(f"'after' names no conversation: '{after}'", param="after", code="invalid_value")
+                    raise InvalidRequest(
+                        f"'after' names no conversation: '{after}'", param="after", code="invalid_value"
+                    )
                 query = query.where(
                     or_(
                         ConversationRow.updated_at < cursor.updated_at,

