@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, StrictBool
+from pydantic import BaseModel, ConfigDict
 
 from causerie.api.deps import PoolDep, SettingsDep, require_api_key
 from causerie.config import Settings
@@ -28,7 +28,7 @@ JOB_KIND = "localize"
 class LocalizeJobRequest(RequestModel, LocalizeOptions):
     model_config = ConfigDict(extra="forbid")
 
-    restart: StrictBool = False
+    restart: bool = False
     """Discard an earlier run of the same model id instead of resuming it."""
 
 

@@ -1,4 +1,6 @@
-"""Every knob of a localization run, validated once (CLI flags and the API body both build this)."""
+"""Every knob of a localization run, validated once (CLI flags and the API body both build this).
+
+Strict, as the API body is: JSON types as declared (paths, which JSON carries as strings, excepted)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from causerie.localize.corpus import CorpusOptions
 class GateThresholds(BaseModel):
     """What the localized model must achieve, relative to its base, to be promoted."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_target_ppl_ratio: float = Field(
         0.85, gt=0, description="Held-out target-language perplexity, localized / base."
@@ -28,7 +30,7 @@ class GateThresholds(BaseModel):
 
 
 class TrainOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_steps: int = Field(30, ge=1)
     max_minutes: float | None = Field(None, gt=0, description="Stop training after this long (checkpointed).")
@@ -49,11 +51,13 @@ class TrainOptions(BaseModel):
 
 
 class EvalOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     max_eval_chars: int = Field(20000, ge=100, description="Characters scored per perplexity measurement.")
     english_text: Path | None = Field(
-        None, description="English text from another domain than the corpus (regression check); skipped when absent."
+        None,
+        strict=False,
+        description="English text from another domain than the corpus (regression check); skipped when absent.",
     )
     chat_prompts: list[str] | None = Field(
         None, description="Chat-quality prompts (default: a fixed set per language)."
@@ -62,9 +66,9 @@ class EvalOptions(BaseModel):
 
 
 class LocalizeOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    corpus: Path
+    corpus: Path = Field(strict=False)
     language: str = Field(pattern=r"^[a-z]{2,3}$", description="ISO 639 code of the target language.")
     base_model: str = Field(description="A registered model id, a GGUF file or a Hugging Face model folder.")
     name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,63}$", description="Id of the new model.")

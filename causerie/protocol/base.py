@@ -1,4 +1,8 @@
-"""What every request body checks before its fields: all of its text is valid Unicode.
+"""What every request body checks before its fields: JSON types as declared, and valid Unicode.
+
+Request models are strict, as the OpenAPI schema and OpenAI are: an integer field takes a JSON
+integer, not ``true`` or ``"5"``; a number field takes a number, not ``"1.5"``. (Fields of types JSON
+cannot carry, such as paths, opt out with ``Field(strict=False)``.)
 
 JSON may escape a lone UTF-16 surrogate (``"\\ud800"``); Python decodes it into a ``str`` that
 cannot be encoded, and that would fail deep inside a tokenizer, a database driver or a response
@@ -10,15 +14,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from pydantic import BaseModel, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 Location = tuple[str | int, ...]
 _LONE_SURROGATE = "the text has a lone surrogate (like \\ud800): it is not valid Unicode"
 
 
-class RequestModel(BaseModel):
-    """Base of the models of request bodies; nested models need not repeat the check, the body covers them."""
+class RequestPart(BaseModel):
+    """Base of the models inside request bodies: JSON types are taken as declared (strict validation)."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class RequestModel(RequestPart):
+    """Base of the models of request bodies; nested models need not repeat the Unicode check, the body covers them."""
 
     @model_validator(mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field
 
 from causerie.protocol.base import RequestModel
 from causerie.protocol.openai import ErrorBody
@@ -36,7 +36,7 @@ class GenerationOptions(_Request):
     model: str | None = None
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1)
-    stream: StrictBool = True
+    stream: bool = True
 
 
 class MessageCreate(GenerationOptions):

@@ -10,33 +10,33 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from causerie.errors import CauserieError, InvalidRequest
-from causerie.protocol.base import RequestModel
+from causerie.protocol.base import RequestModel, RequestPart
 
 
 class _Request(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class TextPart(BaseModel):
+class TextPart(RequestPart):
     type: Literal["text"]
     text: str
 
 
-class FunctionCall(BaseModel):
+class FunctionCall(RequestPart):
     name: str
     arguments: str
 
 
-class ToolCall(BaseModel):
+class ToolCall(RequestPart):
     id: str
     type: Literal["function"] = "function"
     function: FunctionCall
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(RequestPart):
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[TextPart] | None = None
     name: str | None = None
@@ -49,35 +49,35 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
-class FunctionDefinition(BaseModel):
+class FunctionDefinition(RequestPart):
     name: str = Field(pattern=r"^[a-zA-Z0-9_-]{1,64}$")
     description: str | None = None
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-    strict: StrictBool | None = None
+    strict: bool | None = None
 
 
-class Tool(BaseModel):
+class Tool(RequestPart):
     type: Literal["function"] = "function"
     function: FunctionDefinition
 
 
-class NamedFunction(BaseModel):
+class NamedFunction(RequestPart):
     name: str
 
 
-class NamedToolChoice(BaseModel):
+class NamedToolChoice(RequestPart):
     type: Literal["function"] = "function"
     function: NamedFunction
 
 
-class JsonSchemaFormat(BaseModel):
+class JsonSchemaFormat(RequestPart):
     name: str = "response"
     schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
-    strict: StrictBool | None = None
+    strict: bool | None = None
     description: str | None = None
 
 
-class ResponseFormat(BaseModel):
+class ResponseFormat(RequestPart):
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaFormat | None = None
 
@@ -88,8 +88,8 @@ class ResponseFormat(BaseModel):
         return self
 
 
-class StreamOptions(BaseModel):
-    include_usage: StrictBool = False
+class StreamOptions(RequestPart):
+    include_usage: bool = False
 
 
 class SamplingFields(_Request):
@@ -101,7 +101,7 @@ class SamplingFields(_Request):
     seed: int | None = None
     presence_penalty: float = Field(0.0, ge=-2, le=2)
     frequency_penalty: float = Field(0.0, ge=-2, le=2)
-    stream: StrictBool = False
+    stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
 
@@ -124,7 +124,7 @@ class ChatCompletionRequest(SamplingFields):
     messages: list[ChatMessage] = Field(min_length=1)
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
-    logprobs: StrictBool = False
+    logprobs: bool = False
     top_logprobs: int | None = Field(None, ge=0, le=20)
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
@@ -157,7 +157,7 @@ class ChatCompletionRequest(SamplingFields):
 class CompletionRequest(SamplingFields):
     prompt: str | list[str]
     max_tokens: int | None = Field(16, ge=1)
-    echo: StrictBool = False
+    echo: bool = False
     logprobs: int | None = Field(None, ge=0, le=5)
     suffix: str | None = None
 

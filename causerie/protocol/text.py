@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from causerie.errors import InvalidRequest
 from causerie.protocol.base import RequestModel
@@ -22,7 +22,7 @@ class _Request(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = None
-    stream: StrictBool = Field(False, description="Send progress as server-sent events, then the result.")
+    stream: bool = Field(False, description="Send progress as server-sent events, then the result.")
 
     @field_validator("text", check_fields=False)
     @classmethod

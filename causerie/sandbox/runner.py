@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from causerie.errors import InvalidRequest
 from causerie.sandbox.isolation import LAUNCH_ENV, NOBODY, Isolation, Rlimits, SandboxUnavailable, detect
@@ -39,7 +39,12 @@ OutputBytes = Annotated[int, Field(ge=1024, le=16 << 20)]
 
 
 class Limits(BaseModel):
-    """Resources one run may use; a server caps each with its maximums (``within``)."""
+    """Resources one run may use; a server caps each with its maximums (``within``).
+
+    Strict, as it is part of the code endpoints' request bodies: ``true`` or ``"512"`` is not a number.
+    """
+
+    model_config = ConfigDict(strict=True)
 
     wall_seconds: WallSeconds = Field(10.0, description="Wall-clock time before the whole run is killed.")
     cpu_seconds: CpuSeconds = Field(5, description="CPU time (RLIMIT_CPU).")
