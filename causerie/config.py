@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from causerie.sandbox.runner import (
+from causerie.runs import (
     DEFAULT_MAXIMUMS,
     CpuSeconds,
     FileSizeMiB,

@@ -209,7 +209,7 @@ def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], s
     from datasketch import MinHash, MinHashLSH
 
     if detect is None:
-        from causerie.services.language import detect_language as detect
+        from causerie.language import detect_language as detect
     if not root.exists():
         raise LocalizeError(f"corpus not found: {root}", param="corpus")
     files = _files(root)

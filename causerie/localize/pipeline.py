@@ -110,7 +110,7 @@ def _measure(
     reference_tokens: dict[str, int] | None,
 ) -> tuple[ev.Measurements, dict[str, int]]:
     """Measurements, and the token counts they were divided by (the base's counts are the reference)."""
-    from causerie.services.language import detect_language
+    from causerie.language import detect_language
 
     seq = options.train.seq_len
     loss, count = ev.total_nll(model, tokenizer, heldout, seq_len=seq)

@@ -11,8 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from causerie.errors import InvalidRequest
+from causerie.language import resolve_language
 from causerie.protocol.base import RequestModel
-from causerie.services.language import resolve_language
 
 MAX_TEXT_CHARS = 2_000_000
 """The longest document one request may carry (about 500k tokens)."""

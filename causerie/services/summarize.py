@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from causerie.errors import InvalidRequest
+from causerie.language import detect, detect_language, language_name
 from causerie.protocol.text import (
     SummarizeProgress,
     SummarizeRequest,
@@ -24,7 +25,6 @@ from causerie.protocol.text import (
     TranslateRequest,
 )
 from causerie.services.engines import EnginePool
-from causerie.services.language import detect, detect_language, language_name
 from causerie.services.prompting import Prompter
 from causerie.services.sampling import count_prompt
 from causerie.services.segments import segment
