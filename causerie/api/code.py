@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from causerie.api.deps import CodeDep, require_api_key
+from causerie.api.errors import error_responses
 from causerie.protocol.code import (
     CodeFixRequest,
     CodeGenerateRequest,
@@ -12,9 +13,8 @@ from causerie.protocol.code import (
     CodeOptimizeResult,
     CodeResult,
 )
-from causerie.protocol.openai import ErrorResponse
 
-_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
+_errors = error_responses(400, 401, 404, 503)
 router = APIRouter(prefix="/v1/code", tags=["code"], dependencies=[Depends(require_api_key)], responses=_errors)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response, StreamingResponse
@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from causerie.api.deps import ConversationsDep, RepliesDep, require_api_key
+from causerie.api.errors import error_responses
 from causerie.api.sse import sse_response
 from causerie.errors import InvalidRequest
 from causerie.protocol.conversations import (
@@ -27,16 +28,15 @@ from causerie.protocol.conversations import (
     SearchResults,
     StopResult,
 )
-from causerie.protocol.openai import ErrorResponse
 from causerie.services.replies import ReplyJob
 
-_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 409, 503)}
+_errors = error_responses(400, 401, 404, 409, 503)
 router = APIRouter(
     prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(require_api_key)], responses=_errors
 )
 
 FormatQuery = Annotated[Literal["json", "markdown"], Query(alias="format", description="json or markdown")]
-_STREAMED = {
+_STREAMED: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "With stream=true (default): text/event-stream of `data: {json}` events "
         "(user_message, assistant_message, delta…, done, title, error) then `data: [DONE]`. "
@@ -44,7 +44,7 @@ _STREAMED = {
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
-_EXPORTED = {
+_EXPORTED: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A file to save (Content-Disposition: attachment).",
         "content": {"application/json": {}, "text/markdown": {"schema": {"type": "string"}}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -18,6 +19,11 @@ log = logging.getLogger(__name__)
 def error_json(exc: CauserieError, status: int | None = None) -> JSONResponse:
     """The HTTP response for a domain error: OpenAI's envelope, the error's own status unless given."""
     return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=status or exc.status_code)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a router: each status documented with OpenAI's error envelope."""
+    return {status: {"model": ErrorResponse} for status in statuses}
 
 
 def _validation_param(error: dict) -> str | None:

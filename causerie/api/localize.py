@@ -10,16 +10,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, StrictBool
 
 from causerie.api.deps import PoolDep, SettingsDep, require_api_key
+from causerie.api.errors import error_responses
 from causerie.config import Settings
 from causerie.localize.errors import LocalizeError
 from causerie.localize.options import LocalizeOptions
 from causerie.models.registry import ModelRegistry
 from causerie.protocol.base import RequestModel
-from causerie.protocol.openai import ErrorResponse
 from causerie.services.engines import EnginePool
 from causerie.services.jobs import Job, JobRunner
 
-_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404)}
+_errors = error_responses(400, 401, 404)
 router = APIRouter(prefix="/v1/localize", dependencies=[Depends(require_api_key)], responses=_errors, tags=["localize"])
 
 JOB_KIND = "localize"

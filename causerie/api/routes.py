@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from causerie.api.deps import ChatDep, CompletionsDep, PoolDep, require_api_key
+from causerie.api.errors import error_responses
 from causerie.api.sse import sse_response
 from causerie.models.registry import ModelSpec
 from causerie.protocol.openai import (
@@ -13,12 +14,11 @@ from causerie.protocol.openai import (
     ChatCompletionRequest,
     Completion,
     CompletionRequest,
-    ErrorResponse,
     ModelCard,
     ModelList,
 )
 
-_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
+_errors = error_responses(400, 401, 404, 503)
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors)
 
 

@@ -12,11 +12,11 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
 from causerie.api.deps import SummarizationDep, TranslationDep, require_api_key
+from causerie.api.errors import error_responses
 from causerie.api.sse import sse_response
-from causerie.protocol.openai import ErrorResponse
 from causerie.protocol.text import SummarizeRequest, Summary, TranslateRequest, Translation
 
-_errors = {status: {"model": ErrorResponse} for status in (400, 401, 404, 503)}
+_errors = error_responses(400, 401, 404, 503)
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors, tags=["text"])
 
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from causerie.cli.errors import BackendError
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
 from causerie.protocol.openai import error_message
+from causerie.services.conversations import ExportFormat
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -64,10 +65,10 @@ class RemoteConversations:
     def search(self, query: str, limit: int = 20) -> SearchResults:
         return self._get("/conversations/search", SearchResults, q=query, limit=limit)
 
-    def export(self, conversation_id: str, fmt: str) -> str:
+    def export(self, conversation_id: str, fmt: ExportFormat) -> str:
         return self._request("GET", f"/conversations/{conversation_id}/export", params={"format": fmt}).text
 
-    def export_all(self, fmt: str) -> str:
+    def export_all(self, fmt: ExportFormat) -> str:
         return self._request("GET", "/conversations/export", params={"format": fmt}).text
 
     # -- chatting -------------------------------------------------------------------------------

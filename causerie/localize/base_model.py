@@ -89,8 +89,8 @@ def _gguf_to_folder(path: Path, folder: Path) -> None:
     except (ValueError, OSError, KeyError, RuntimeError) as exc:
         raise LocalizeError(f"transformers cannot load {path} for training: {exc}", param="base_model") from exc
     # Loaded from GGUF: dense float32 weights, but flagged as quantized (which blocks saving and training).
-    model.hf_quantizer = None
-    model.is_quantized = False
+    model.hf_quantizer = None  # type: ignore[assignment]  # attributes transformers sets but does not declare
+    model.is_quantized = False  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     temp = folder.with_name(folder.name + ".tmp")
@@ -107,7 +107,8 @@ def load_model(folder: Path, device: str) -> tuple[PreTrainedModel, PreTrainedTo
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model = model.to(device)  # type: ignore[arg-type]  # transformers' decorated PreTrainedModel.to loses its self type
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(tokenizer, "chat_template", None) is None:

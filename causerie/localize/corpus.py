@@ -21,6 +21,7 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from causerie.language import detect_language
 from causerie.localize.errors import LocalizeError
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
@@ -200,7 +201,7 @@ def _files(root: Path) -> list[Path]:
     )
 
 
-def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], str | None] | None = None) -> Corpus:
+def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], str | None] = detect_language) -> Corpus:
     """Read, clean, filter, deduplicate and split the corpus at ``root`` (a folder or one file).
 
     Raises ``LocalizeError`` when the folder is missing, has no supported file, or keeps no passage
@@ -208,8 +209,6 @@ def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], s
     """
     from datasketch import MinHash, MinHashLSH
 
-    if detect is None:
-        from causerie.language import detect_language as detect
     if not root.exists():
         raise LocalizeError(f"corpus not found: {root}", param="corpus")
     files = _files(root)

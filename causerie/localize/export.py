@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from causerie.localize.errors import LocalizeError
 
 if TYPE_CHECKING:
+    from gguf import GGUFReader, ReaderField
     from peft import PeftModel
     from transformers import PreTrainedTokenizerBase
 
@@ -109,8 +110,8 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
 
     reader = gguf.GGUFReader(path)
-    names = list(reader.get_field(gguf.Keys.Tokenizer.LIST).contents())
-    kinds = list(reader.get_field(gguf.Keys.Tokenizer.TOKEN_TYPE).contents())
+    names = list(_field(reader, gguf.Keys.Tokenizer.LIST).contents())
+    kinds = list(_field(reader, gguf.Keys.Tokenizer.TOKEN_TYPE).contents())
     if len(names) != first_id + len(tokens):
         raise LocalizeError(f"the converted vocabulary has {len(names)} tokens, expected {first_id + len(tokens)}")
     names[first_id:] = list(tokens)
@@ -122,7 +123,7 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     }
     temp = path.with_name(path.name + ".tmp")
     writer = gguf.GGUFWriter(
-        temp, arch=reader.get_field(gguf.Keys.General.ARCHITECTURE).contents(), endianess=reader.endianess
+        temp, arch=_field(reader, gguf.Keys.General.ARCHITECTURE).contents(), endianess=reader.endianess
     )
     alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
     if alignment is not None:
@@ -130,3 +131,11 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     copy_with_new_metadata(reader, writer, metadata, [])
     del reader
     os.replace(temp, path)
+
+
+def _field(reader: GGUFReader, key: str) -> ReaderField:
+    """A metadata field the converter always writes; its absence means the conversion went wrong."""
+    field = reader.get_field(key)
+    if field is None:
+        raise LocalizeError(f"the converted GGUF has no {key} metadata")
+    return field

@@ -15,7 +15,7 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
@@ -35,6 +35,8 @@ from causerie.models.localized import ModelCardFile, localized_dir, write_card
 from causerie.models.registry import ModelRegistry
 
 if TYPE_CHECKING:
+    from llama_cpp.llama_types import CreateChatCompletionResponse
+    from peft import PeftModel
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 _BUDGET_FIELDS = {"max_steps", "max_minutes"}
@@ -102,7 +104,7 @@ def _english(options: LocalizeOptions) -> list[str] | None:
 
 
 def _measure(
-    model: PreTrainedModel,
+    model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     options: LocalizeOptions,
     heldout: list[str],
@@ -262,7 +264,11 @@ def served_check(path: Path, prompt: str) -> str:
 
     try:
         llm = Llama(model_path=str(path), n_ctx=512, n_threads=2, verbose=False)
-        out = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=24, temperature=0)
+        # Typed as a response or a stream whatever ``stream`` is; without stream=True it is the response.
+        out = cast(
+            "CreateChatCompletionResponse",
+            llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=24, temperature=0),
+        )
     except (ValueError, RuntimeError) as exc:
         raise LocalizeError(f"llama.cpp cannot serve the exported model {path}: {exc}") from exc
     text = out["choices"][0]["message"]["content"] or ""

@@ -154,7 +154,7 @@ class Sandbox:
                 _kill_group(process)
                 await process.wait()
         seconds = time.monotonic() - started
-        exit_code, signum = _ending(process.returncode)
+        exit_code, signum = _ending(await process.wait())  # it has exited: this returns its status at once
         stderr = err.text()
         if stopped is None and signum is not None:
             stopped = _SIGNAL_REASONS.get(signum)

@@ -96,8 +96,8 @@ class _ChoiceState:
             calls = [call] if call else []
             tail = ""
         else:
-            tail, calls = parse_tool_calls(self.held, self.tools)
-            tail = tail or ""
+            text, calls = parse_tool_calls(self.held, self.tools)
+            tail = text or ""
         self.content += tail
         return tail, calls, "tool_calls" if calls else reason
 

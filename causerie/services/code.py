@@ -79,7 +79,7 @@ class CodeService:
         """One model reply (through the chat service: same templates, context checks and errors)."""
         request = ChatCompletionRequest(
             model=model,
-            messages=[ChatMessage(**message) for message in messages],
+            messages=[ChatMessage.model_validate(message) for message in messages],
             temperature=temperature,
             max_tokens=max_tokens,
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from causerie.errors import InvalidRequest
 from causerie.language import detect, detect_language, language_name
@@ -105,7 +106,7 @@ class SummarizationService:
             if level == 0:
                 chunks = len(parts)
             partials: list[str] = []
-            stage = "map" if level == 0 else "reduce"
+            stage: Literal["map", "reduce"] = "map" if level == 0 else "reduce"
             for done, part in enumerate(parts, 1):
                 reply = await prompter.reply(
                     self._partial_system(language), part, max_tokens=partial_tokens, usage=usage

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from causerie.config import Settings
@@ -74,7 +74,9 @@ class Database:
             database.migrate()
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StorageUnavailable(f"cannot open database {parsed.render_as_string()}: {exc.orig or exc}") from exc
+            raise StorageUnavailable(
+                f"cannot open database {parsed.render_as_string()}: {exc.orig if isinstance(exc, StatementError) else exc}"
+            ) from exc
         return database
 
     def migrate(self) -> None:
