@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
 from causerie.errors import InvalidRequest
 from causerie.protocol.code import (
@@ -254,7 +255,7 @@ class CodeService:
 
 
 def _result(
-    kind: str,
+    kind: Literal["code.generate", "code.fix"],
     model: str,
     language: Language,
     tests: str | None,
@@ -265,7 +266,7 @@ def _result(
     final = passing or (attempts[-1] if attempts else original)
     assert final is not None
     return CodeResult(
-        object=kind,  # type: ignore[arg-type]
+        object=kind,
         model=model,
         language=language.name,
         code=final.code,
