@@ -310,3 +310,16 @@ def test_the_app_lifespan_starts_and_stops_the_job_runner(settings: Settings, tm
         assert jobs.wait(started.id, 10).status == "succeeded", "started with the app"
     after = jobs.submit("demo", lambda progress: {"ok": True})
     assert jobs.wait(after.id, 0.5).status == "queued", "stopped with the app"
+
+
+def test_a_registered_base_id_is_never_read_as_a_path_of_the_same_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API accepts a registered id without a path check, so the pipeline must not turn it into a local path."""
+    from causerie.localize.base_model import resolve_base
+
+    registry = _registry(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fake").mkdir()
+    (tmp_path / "fake" / "config.json").write_text("{}")
+    assert resolve_base("fake", registry) == ("fake", tmp_path / "fake.gguf")
