@@ -84,7 +84,13 @@ class Settings(BaseSettings):
         DEFAULT_MAXIMUMS.output_bytes, description="Most stdout (and stderr) a sandboxed run may print, bytes."
     )
 
-    @field_validator("api_keys", "model_paths", mode="before")
+    corpus_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders whose files localization jobs of the API may read (CAUSERIE_CORPUS_ROOTS, "
+        "comma-separated), besides uploaded corpora (<data_dir>/corpora).",
+    )
+
+    @field_validator("api_keys", "model_paths", "corpus_roots", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -100,3 +106,8 @@ class Settings(BaseSettings):
     def models_cache_dir(self) -> Path:
         """Where assembled embedded weights are stored."""
         return self.data_dir / "models"
+
+    @property
+    def corpora_dir(self) -> Path:
+        """Where corpora uploaded through the API are stored (always a corpus root)."""
+        return self.data_dir / "corpora"

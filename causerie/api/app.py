@@ -1,4 +1,4 @@
-"""The application factory: settings in, a FastAPI app out; the lifespan owns the engines."""
+"""The application factory: settings in, a FastAPI app out; the lifespan owns the engines and the job workers."""
 
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         container = Container(settings, registry)
         app.state.container = container
         container.open_store()  # opened and migrated now: a bad URL fails the start, not the first request
+        container.jobs.start()
         for model_id, problem in container.registry.problems.items():
             log.warning("model %s unavailable: %s", model_id, problem)
         if settings.preload and container.registry.default_id:

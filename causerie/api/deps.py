@@ -14,7 +14,9 @@ from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
 from causerie.services.container import Container
 from causerie.services.conversations import ConversationService
+from causerie.services.corpora import CorpusStore
 from causerie.services.engines import EnginePool
+from causerie.services.localize import LocalizeService
 from causerie.services.replies import ReplyService
 from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
@@ -64,6 +66,14 @@ def get_code(container: ContainerDep) -> CodeService:
     return container.code
 
 
+def get_localize(container: ContainerDep) -> LocalizeService:
+    return container.localize
+
+
+def get_corpora(container: ContainerDep) -> CorpusStore:
+    return container.corpora
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[EnginePool, Depends(get_pool)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
@@ -73,6 +83,8 @@ RepliesDep = Annotated[ReplyService, Depends(get_replies)]
 TranslationDep = Annotated[TranslationService, Depends(get_translation)]
 SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
 CodeDep = Annotated[CodeService, Depends(get_code)]
+LocalizeDep = Annotated[LocalizeService, Depends(get_localize)]
+CorporaDep = Annotated[CorpusStore, Depends(get_corpora)]
 
 
 def require_api_key(request: Request, settings: SettingsDep) -> None:

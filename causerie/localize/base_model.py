@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from causerie.errors import CauserieError
+from causerie.errors import CauserieError, ModelNotFound
 from causerie.localize.errors import LocalizeError
 
 if TYPE_CHECKING:
@@ -46,10 +46,21 @@ def _file_sha256(path: Path) -> str:
 
 
 def resolve_base(name: str, registry: ModelRegistry) -> tuple[str, Path]:
-    """(id, path) of the base: a path to a Hugging Face folder or a GGUF file, else a registered model id."""
+    """(id, path) of the base: a registered model id, else a path to a Hugging Face folder or a GGUF file."""
+    try:
+        spec = registry.get(name)
+    except ModelNotFound as unknown:
+        return _base_at(Path(name).expanduser(), unknown)
+    except CauserieError as exc:
+        raise LocalizeError(f"the base model '{name}' cannot be used: {exc.message}", param="base_model") from None
+    if spec.path is None:
+        raise LocalizeError(f"the model '{name}' has no weights file to train from", param="base_model")
+    return spec.id, spec.path
+
+
+def _base_at(path: Path, unknown: ModelNotFound) -> tuple[str, Path]:
     from causerie.models.registry import model_id_from_filename
 
-    path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise LocalizeError(f"{path} is not a Hugging Face model folder (no config.json)", param="base_model")
@@ -58,13 +69,7 @@ def resolve_base(name: str, registry: ModelRegistry) -> tuple[str, Path]:
         if path.suffix.lower() != ".gguf":
             raise LocalizeError(f"{path} is neither a .gguf file nor a model folder", param="base_model")
         return model_id_from_filename(path.name), path
-    try:
-        spec = registry.get(name)
-    except CauserieError as exc:
-        raise LocalizeError(f"unknown base model '{name}': {exc.message}", param="base_model") from None
-    if spec.path is None:
-        raise LocalizeError(f"the model '{name}' has no weights file to train from", param="base_model")
-    return spec.id, spec.path
+    raise LocalizeError(f"unknown base model '{path}': {unknown.message}", param="base_model")
 
 
 def prepare_base(name: str, registry: ModelRegistry, cache_dir: Path) -> BaseWeights:

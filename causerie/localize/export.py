@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from causerie.localize.errors import LocalizeError
+from causerie.localize.errors import LocalizeFailure
 
 if TYPE_CHECKING:
     from gguf import GGUFReader, ReaderField
@@ -65,7 +65,9 @@ def converter_dir(cache: Path | None = None) -> Path:
         archives = sorted(Path(temp).glob("llama_cpp_python-*.tar.gz"))
         if done.returncode != 0 or not archives:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no archive"]
-            raise LocalizeError(f"cannot fetch the llama-cpp-python {version} source for its GGUF converter: {tail[0]}")
+            raise LocalizeFailure(
+                f"cannot fetch the llama-cpp-python {version} source for its GGUF converter: {tail[0]}"
+            )
         staging = Path(temp) / "converter"
         with tarfile.open(archives[0]) as archive:
             for member in archive.getmembers():
@@ -74,7 +76,7 @@ def converter_dir(cache: Path | None = None) -> Path:
                     member.name = inner[len(_VENDOR) :]
                     archive.extract(member, staging, filter="data")
         if not (staging / "convert_hf_to_gguf.py").is_file():
-            raise LocalizeError(f"the llama-cpp-python {version} source has no convert_hf_to_gguf.py")
+            raise LocalizeFailure(f"the llama-cpp-python {version} source has no convert_hf_to_gguf.py")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target
@@ -101,7 +103,7 @@ def convert(folder: Path, outfile: Path, outtype: str, *, cache: Path | None = N
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0 or not outfile.is_file():
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise LocalizeError(f"GGUF conversion failed: {lines[-1] if lines else 'no output'}")
+        raise LocalizeFailure(f"GGUF conversion failed: {lines[-1] if lines else 'no output'}")
 
 
 def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None:
@@ -113,7 +115,7 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     names = list(_field(reader, gguf.Keys.Tokenizer.LIST).contents())
     kinds = list(_field(reader, gguf.Keys.Tokenizer.TOKEN_TYPE).contents())
     if len(names) != first_id + len(tokens):
-        raise LocalizeError(f"the converted vocabulary has {len(names)} tokens, expected {first_id + len(tokens)}")
+        raise LocalizeFailure(f"the converted vocabulary has {len(names)} tokens, expected {first_id + len(tokens)}")
     names[first_id:] = list(tokens)
     kinds[first_id:] = [int(gguf.TokenType.USER_DEFINED)] * len(tokens)
     array = gguf.GGUFValueType.ARRAY
@@ -137,5 +139,5 @@ def _field(reader: GGUFReader, key: str) -> ReaderField:
     """A metadata field the converter always writes; its absence means the conversion went wrong."""
     field = reader.get_field(key)
     if field is None:
-        raise LocalizeError(f"the converted GGUF has no {key} metadata")
+        raise LocalizeFailure(f"the converted GGUF has no {key} metadata")
     return field

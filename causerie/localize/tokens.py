@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from causerie.localize.errors import LocalizeError
+from causerie.localize.errors import LocalizeError, LocalizeFailure
 
 if TYPE_CHECKING:
     import torch
@@ -76,7 +76,7 @@ def extend_tokenizer(
     first_new = len(tokenizer)
     added = tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in new_tokens])
     if added != len(new_tokens):
-        raise LocalizeError(f"only {added} of {len(new_tokens)} new tokens could be added", param="extend_tokens")
+        raise LocalizeFailure(f"only {added} of {len(new_tokens)} new tokens could be added")
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     ids = list(range(first_new, first_new + added))
     with torch.no_grad():
