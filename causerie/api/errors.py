@@ -1,4 +1,12 @@
-"""One place that turns exceptions into OpenAI's error envelope."""
+"""One place that turns exceptions into OpenAI's error envelope.
+
+How a bad request is refused, everywhere: code raises an error, never builds a response. Request
+models (``causerie.protocol``) check what a body alone can tell; pydantic reports the offending
+field's location and ``validation_error`` below turns it into a 400 naming it as ``param``. Checks
+that need more than the body (the model's capabilities, the context window, a stored object) raise
+``InvalidRequest(message, param=...)`` or another ``CauserieError`` from the services. Routes raise
+no ``HTTPException``; Starlette's own (unknown path, wrong method) get the same envelope here.
+"""
 
 from __future__ import annotations
 
@@ -22,8 +30,9 @@ def error_json(exc: CauserieError, status: int | None = None) -> JSONResponse:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for a router: each status documented with OpenAI's error envelope."""
-    return {status: {"model": ErrorResponse} for status in statuses}
+    """OpenAPI ``responses`` for a router: these statuses carry OpenAI's envelope, and so do the
+    401 and 413 that authentication and the body limit may answer on any route."""
+    return {status: {"model": ErrorResponse} for status in sorted({*statuses, 401, 413})}
 
 
 def _validation_param(error: dict) -> str | None:
@@ -54,9 +63,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_json(validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
-        return error_json(InvalidRequest(str(exc.detail), code=code), exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's routing errors: an unknown path (or file under /web) and a method a path lacks."""
+        where = f"{request.method} {request.url.path}"
+        message, code = {
+            404: (f"Invalid URL ({where})", "not_found"),
+            405: (f"Method not allowed ({where})", "method_not_allowed"),
+        }.get(exc.status_code, (str(exc.detail), None))
+        response = error_json(InvalidRequest(message, code=code), exc.status_code)
+        response.headers.update(exc.headers or {})  # 405's Allow
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
