@@ -16,6 +16,8 @@ import pytest
 from fastapi.routing import iter_route_contexts
 from pydantic import ValidationError
 from starlette.routing import Mount
+from starlette.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from causerie.api.app import create_app
 from causerie.cli.errors import BackendError, raise_for_event, response_error
@@ -223,6 +225,13 @@ def test_every_route_but_the_public_ones_needs_a_key(serve_fake, tmp_path):
             _error(response, 401, "invalid_api_key")
         else:
             assert response.status_code == 401, (method, path)
+
+
+def test_a_websocket_without_key_is_closed_before_routing(tmp_path):
+    client = TestClient(create_app(Settings(data_dir=tmp_path, api_keys=[KEY])))  # no lifespan: nothing is loaded
+    with pytest.raises(WebSocketDisconnect) as closed, client.websocket_connect("/v1/anything"):
+        pass
+    assert closed.value.code == 1008 and "API key" in closed.value.reason
 
 
 # -- the OpenAPI schema agrees with behaviour ---------------------------------------------------

@@ -1,11 +1,15 @@
 """One place that turns exceptions into OpenAI's error envelope.
 
-How a bad request is refused, everywhere: code raises an error, never builds a response. Request
-models (``causerie.protocol``) check what a body alone can tell; pydantic reports the offending
-field's location and ``validation_error`` below turns it into a 400 naming it as ``param``. Checks
-that need more than the body (the model's capabilities, the context window, a stored object) raise
-``InvalidRequest(message, param=...)`` or another ``CauserieError`` from the services. Routes raise
-no ``HTTPException``; Starlette's own (unknown path, wrong method) get the same envelope here.
+How a bad request is refused, everywhere: code raises an error, never builds a response.
+
+- Request models (``causerie.protocol``) check what the body alone can tell: their validators raise
+  ``PydanticCustomError`` (never ``InvalidRequest``, never a bare ``ValueError``), pydantic locates
+  it, and ``validation_error`` below makes it a 400 naming that location as ``param``.
+- Everything else (services checking the model's capabilities, the context window or a stored
+  object; a route reading a raw body itself, like the ChatGPT import) raises
+  ``InvalidRequest(message, param=...)`` or another ``CauserieError``.
+- Nothing raises ``HTTPException``; Starlette's own (unknown path, wrong method) get the same
+  envelope here, and so do the 401 and 413 of the middlewares (``auth.py``, ``body_limit.py``).
 """
 
 from __future__ import annotations
