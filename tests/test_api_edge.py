@@ -143,6 +143,7 @@ def test_health_answers_during_a_big_allowed_upload(serve_fake):
     [
         ("/v1/chat/completions", {"model": "fake", "messages": USER}),
         ("/v1/completions", {"model": "fake", "prompt": "Once", "max_tokens": 2000}),
+        ("/v1/code/fix", {"model": "fake", "code": "def f():\n    return 1\n", "tests": "assert f() == 2"}),
     ],
 )
 def test_a_disconnected_non_streamed_request_frees_its_slot(serve_fake, path, body):
