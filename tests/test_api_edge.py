@@ -288,6 +288,7 @@ def test_every_api_route_documents_the_errors_of_the_edge(tmp_path):
             for status in ("401", "413"):
                 ref = operation["responses"][status]["content"]["application/json"]["schema"]["$ref"]
                 assert ref.endswith("/ErrorResponse"), (method, path, status)
+            assert "422" not in operation["responses"], (method, path)  # validation errors are 400s
 
 
 # -- one validation style, one envelope ---------------------------------------------------------

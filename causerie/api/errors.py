@@ -15,6 +15,7 @@ How a bad request is refused, everywhere: code raises an error, never builds a r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -57,7 +58,24 @@ def validation_error(exc: RequestValidationError) -> InvalidRequest:
     return InvalidRequest(message, param=param, code="invalid_value")
 
 
+def _without_422(openapi: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """FastAPI documents a 422 on every route with parameters; validation errors are 400s here (above)."""
+
+    def schema() -> dict[str, Any]:
+        document = openapi()  # built once, then cached by FastAPI: removing again is a no-op
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            document.get("components", {}).get("schemas", {}).pop(name, None)
+        return document
+
+    return schema
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.openapi = _without_422(app.openapi)  # type: ignore[method-assign]
+
     @app.exception_handler(CauserieError)
     async def _domain(_: Request, exc: CauserieError) -> JSONResponse:
         return error_json(exc)

@@ -238,9 +238,11 @@ class LanguageReport(BaseModel):
     """Causerie's extra field on chat completions: did the reply come back in the user's language?"""
 
     language: str = Field(description="The user's language (ISO 639-1), which replies should be in.")
-    detected: str | None = Field(description="The language the model first answered in (None: could not tell).")
+    detected: str | None = Field(
+        None, description="The language the model first answered in (absent: could not tell)."
+    )  # optional in the schema: responses leave out None fields
     corrected: Literal["retried", "translated"] | None = Field(
-        description="How a reply in another language was corrected: asked again more firmly, or translated."
+        None, description="How a reply in another language was corrected: asked again more firmly, or translated."
     )
 
 
