@@ -157,6 +157,23 @@ def test_a_disconnected_non_streamed_request_frees_its_slot(serve_fake, path, bo
     assert time.monotonic() - started < 6  # served at once, not after the abandoned 10 s
 
 
+def test_a_disconnected_non_streamed_conversation_reply_stops_and_is_kept(serve_fake):
+    url, engine = serve_fake(reply=lambda r: "tok " * 1000, parallel=1, delay=0.01)
+    conversation = httpx.post(url + "/v1/conversations", json={}).json()["id"]
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            url + f"/v1/conversations/{conversation}/messages", json={"content": "hi", "stream": False}, timeout=1
+        )
+    assert idle_load(engine, seconds=5) == (0, 0)
+    deadline = time.monotonic() + 5
+    while (messages := httpx.get(url + f"/v1/conversations/{conversation}").json()["messages"])[-1][
+        "status"
+    ] != "incomplete":
+        assert time.monotonic() < deadline, messages[-1]
+        time.sleep(0.05)
+    assert messages[-1]["role"] == "assistant" and 0 < len(messages[-1]["content"]) < len("tok " * 1000)
+
+
 def test_a_request_answered_in_full_is_not_cancelled(serve_fake):
     url, engine = serve_fake(reply=lambda r: "un deux trois", delay=0.01)
     response = httpx.post(url + "/v1/chat/completions", json={"model": "fake", "messages": USER})
