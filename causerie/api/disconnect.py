@@ -40,7 +40,10 @@ class CancelOnDisconnect:
                 answered = True  # before sending: the server may report the end as a disconnect at once
             await send(message)
 
-        app_task = asyncio.create_task(self.app(scope, inbox.get, tracked_send))
+        async def run_app() -> None:
+            await self.app(scope, inbox.get, tracked_send)
+
+        app_task = asyncio.create_task(run_app())
 
         async def pump() -> None:
             nonlocal client_left
