@@ -39,13 +39,20 @@ def _error(response: httpx.Response, status: int, code: str) -> dict:
 
 def _raw_response(sock: socket.socket) -> tuple[str, bytes]:
     """(status line and headers, body) of one HTTP/1.1 response with a Content-Length."""
+
+    def more() -> bytes:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection before answering"
+        return chunk
+
     data = b""
     while b"\r\n\r\n" not in data:
-        data += sock.recv(65536) or b""
+        data += more()
     head, _, body = data.partition(b"\r\n\r\n")
-    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
-    while len(body) < length:
-        body += sock.recv(65536)
+    declared = re.search(rb"(?i)content-length: (\d+)", head)
+    assert declared, head
+    while len(body) < int(declared.group(1)):
+        body += more()
     return head.decode(), body
 
 
