@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import time
 
+from causerie.language import detect
 from causerie.protocol.openai import ChatCompletionRequest
-from causerie.services.language import detect
 
 TEXTS = {
     "fr, 1 sentence": "Peux-tu m'expliquer comment fonctionne la photosynthèse des plantes ?",

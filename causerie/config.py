@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from causerie.sandbox.runner import (
+from causerie.runs import (
     DEFAULT_MAXIMUMS,
     CpuSeconds,
     FileSizeMiB,
@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     context_length: int = Field(
         4096, ge=256, description="Context window per sequence, capped by the model's own training context."
     )
+    max_request_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (a bigger one is answered 413 before it is read); "
+        "raise it to import a larger ChatGPT export.",
+    )
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
     default_locale: str | None = Field(
@@ -84,7 +90,13 @@ class Settings(BaseSettings):
         DEFAULT_MAXIMUMS.output_bytes, description="Most stdout (and stderr) a sandboxed run may print, bytes."
     )
 
-    @field_validator("api_keys", "model_paths", mode="before")
+    corpus_roots: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Folders whose files localization jobs of the API may read (CAUSERIE_CORPUS_ROOTS, "
+        "comma-separated), besides uploaded corpora (<data_dir>/corpora).",
+    )
+
+    @field_validator("api_keys", "model_paths", "corpus_roots", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
@@ -100,3 +112,8 @@ class Settings(BaseSettings):
     def models_cache_dir(self) -> Path:
         """Where assembled embedded weights are stored."""
         return self.data_dir / "models"
+
+    @property
+    def corpora_dir(self) -> Path:
+        """Where corpora uploaded through the API are stored (always a corpus root)."""
+        return self.data_dir / "corpora"

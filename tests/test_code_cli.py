@@ -102,10 +102,10 @@ def test_in_process_runs_obey_the_operators_sandbox_maximums(local, monkeypatch)
     [
         (["fix", "{bin}"], "is a binary file, not text"),
         (["fix", "{missing}"], "cannot read the code file"),
-        (["optimize", "{bad}", "-i", "f()"], "code: code does not parse as python"),
+        (["optimize", "{bad}", "-i", "f()"], "code does not parse as python: line 1"),
         (["optimize", "{good}"], "give tests or inputs"),
         (["generate", "x", "--language", "cobol"], "unknown language 'cobol'"),
-        (["generate", "x", "--tests", "{bad}"], "tests: tests does not parse"),
+        (["generate", "x", "--tests", "{bad}"], "tests does not parse as python: line 1"),
     ],
 )
 def test_bad_input_is_one_readable_line_and_no_model_call(local, files, tmp_path, args, words):

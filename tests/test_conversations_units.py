@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from causerie.config import Settings
 from causerie.errors import StorageUnavailable
-from causerie.services.language import detect_language
+from causerie.language import detect_language
 from causerie.services.titles import clean_title, fallback_title
 from causerie.store import Database, search_key
 from causerie.store import database_url as store_url

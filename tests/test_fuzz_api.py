@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import schemathesis
 from fastapi import FastAPI
+from hypothesis import settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
@@ -69,6 +70,15 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
 @schema.parametrize()
 def test_every_operation_keeps_its_contract(case: schemathesis.Case, app: FastAPI) -> None:
     case.call_and_validate(app=app, headers=AUTH, checks=CHECKS)
+
+
+@schema.parametrize()
+@settings(max_examples=3)
+def test_without_a_key_every_api_operation_answers_401(case: schemathesis.Case, app: FastAPI) -> None:
+    response = case.call(app=app)
+    if case.path.startswith("/v1/"):
+        assert response.status_code == 401, response.text
+    case.validate_response(response, checks=[not_a_server_error, status_code_conformance, response_schema_conformance])
 
 
 # -- the real engine, at the boundary to llama.cpp ------------------------------------------------

@@ -18,6 +18,7 @@ from causerie.services.jobs import JobNotFound, JobRunner
 
 def test_job_runs_reports_progress_and_keeps_its_result(tmp_path: Path) -> None:
     runner = JobRunner(tmp_path / "jobs")
+    runner.start()
     release = threading.Event()
     seen = threading.Event()
 
@@ -37,11 +38,14 @@ def test_job_runs_reports_progress_and_keeps_its_result(tmp_path: Path) -> None:
     assert done.status == "succeeded" and done.result == {"answer": 42} and done.finished_at is not None
     runner.shutdown()
     reloaded = JobRunner(tmp_path / "jobs")
+    reloaded.start()
     assert reloaded.get(job.id).result == {"answer": 42}, "finished jobs survive a restart"
+    reloaded.shutdown()
 
 
 def test_failed_jobs_keep_a_readable_error_and_interrupted_ones_are_marked(tmp_path: Path) -> None:
     runner = JobRunner(tmp_path / "jobs")
+    runner.start()
 
     def bad_input(progress) -> dict:
         raise InvalidRequest("the corpus is empty", param="corpus")
@@ -50,20 +54,32 @@ def test_failed_jobs_keep_a_readable_error_and_interrupted_ones_are_marked(tmp_p
         raise RuntimeError("disk on fire")
 
     first, second = runner.submit("demo", bad_input), runner.submit("demo", crash)
-    assert runner.wait(first.id, 10).error == "the corpus is empty"
-    assert runner.wait(second.id, 10).error == "RuntimeError: disk on fire"
+    client_fault = runner.wait(first.id, 10).error
+    assert client_fault is not None and client_fault.message == "the corpus is empty"
+    assert client_fault.type == "invalid_request_error" and client_fault.param == "corpus"
+    server_fault = runner.wait(second.id, 10).error
+    assert server_fault is not None and server_fault.message == "RuntimeError: disk on fire"
+    assert server_fault.type == "server_error"
     with pytest.raises(JobNotFound):
         runner.get("job-nope")
     stuck = runner.get(first.id).model_copy(update={"status": "running", "error": None, "id": "job-stuck"})
     (tmp_path / "jobs" / "job-stuck.json").write_text(stuck.model_dump_json())
-    assert JobRunner(tmp_path / "jobs").get("job-stuck").status == "failed"
+    restarted = JobRunner(tmp_path / "jobs")
+    with pytest.raises(JobNotFound):
+        restarted.get("job-stuck")  # a runner reads no record before it starts (the CLI never does)
+    restarted.start()
+    interrupted = restarted.get("job-stuck")
+    assert interrupted.status == "failed" and interrupted.error is not None
+    assert interrupted.error.type == "server_error" and interrupted.error.code == "interrupted"
+    restarted.shutdown()
     runner.shutdown()
 
 
 @pytest.fixture
 def api(tmp_path: Path):
     engine = FakeEngine("fake")
-    with live_server(Settings(data_dir=tmp_path / "data"), ModelRegistry([fake_spec(engine)])) as url:
+    settings = Settings(data_dir=tmp_path / "data", corpus_roots=[tmp_path])
+    with live_server(settings, ModelRegistry([fake_spec(engine)])) as url:
         yield url
 
 
@@ -71,9 +87,10 @@ def test_localize_job_rejects_bad_input_with_openai_errors(api: str, tmp_path: P
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     cases = [
-        ({"corpus": str(tmp_path / "missing"), "language": "fr", "base_model": "fake"}, "corpus", "corpus not found"),
+        ({"corpus": str(tmp_path / "missing"), "language": "fr", "base_model": "fake"}, "corpus", "may read"),
         ({"corpus": str(corpus), "language": "French", "base_model": "fake"}, "language", "Invalid value"),
-        ({"corpus": str(corpus), "language": "fr", "base_model": "no-such-model"}, "base_model", "unknown base model"),
+        ({"corpus": str(corpus), "language": "fr", "base_model": "no-such-model"}, "base_model", "registered model"),
+        ({"corpus": str(corpus), "language": "fr", "base_model": "fake"}, "base_model", "no weights file"),
         (
             {"corpus": str(corpus), "language": "fr", "base_model": "fake", "train": {"max_steps": 0}},
             "train.max_steps",

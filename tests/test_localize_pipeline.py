@@ -54,7 +54,8 @@ def _options(corpus: Path, tiny: Path, **changes) -> LocalizeOptions:
 def test_localize_job_promotes_registers_and_serves_the_model(
     tmp_path: Path, corpus: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Through the API: job with progress, gate passed, GGUF served by llama.cpp, listed, and chosen by model=auto."""
+    """Through the API: uploaded corpus, base under the models dir, job with progress, gate passed, GGUF served
+    by llama.cpp, listed, and chosen by model=auto."""
     import httpx
     from conftest import fake_spec, live_server
     from llama_cpp import Llama
@@ -62,9 +63,16 @@ def test_localize_job_promotes_registers_and_serves_the_model(
 
     from causerie.engine.fake import FakeEngine
 
-    settings = Settings(data_dir=tmp_path / "data")
-    body = json.loads(_options(corpus, tiny).model_dump_json())
+    settings = Settings(data_dir=tmp_path / "data", models_dir=tiny.parent)
     with live_server(settings, ModelRegistry([fake_spec(FakeEngine("fake"))])) as url:
+        files = [("files", (path.name, path.read_bytes())) for path in sorted(corpus.iterdir())]
+        uploaded = httpx.post(f"{url}/v1/localize/corpora", data={"name": "fr-stories"}, files=files)
+        assert uploaded.status_code == 201, uploaded.text
+        body = {
+            **json.loads(_options(corpus, tiny).model_dump_json()),
+            "corpus": uploaded.json()["corpus"],
+            "base_model": tiny.name,  # a model folder under CAUSERIE_MODELS_DIR, named relatively
+        }
         created = httpx.post(f"{url}/v1/localize/jobs", json=body)
         assert created.status_code == 202, created.text
         job_id = created.json()["id"]

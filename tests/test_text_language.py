@@ -9,12 +9,12 @@ import pytest
 from causerie.config import Settings
 from causerie.engine.fake import FakeEngine
 from causerie.errors import InvalidRequest
+from causerie.language import detect, detect_language, language_name, mentioned_languages, resolve_language
 from causerie.models.registry import ModelRegistry
 from causerie.services.engines import EnginePool
 from causerie.services.evals.base import EvalContext
 from causerie.services.evals.summarization import SummarizationSuite
 from causerie.services.evals.translation import TranslationSuite, django_pairs
-from causerie.services.language import detect, detect_language, language_name, mentioned_languages, resolve_language
 from causerie.services.segments import detect_format, segment
 from tests.conftest import fake_spec
 from tests.text_fakes import upper_translator

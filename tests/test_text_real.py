@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from causerie.config import Settings
+from causerie.language import detect_language
 from causerie.models.embedded import QWEN_ID
 from causerie.models.registry import ModelRegistry
-from causerie.services.language import detect_language
 from tests.conftest import client_for, live_server
 
 pytestmark = pytest.mark.model

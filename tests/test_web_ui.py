@@ -734,3 +734,25 @@ def test_tool_labels_follow_the_language_switch(serve, open_page):
     open_tool(page, "code")
     assert page.inner_text("#panel-code legend") == ja["tools.code_mode"]
     screenshot(page, "japanese-tools")
+
+
+def test_first_paint_shows_no_catalog_keys_and_no_other_language(serve, browser):
+    """Until the Japanese catalog is in, the page paints nothing: never `chat.new_chat`, never English."""
+    url, _ = serve()
+    context = browser.new_context(locale="ja-JP")
+    held: list = []
+    context.route("**/i18n/ja.json", lambda route: held.append(route))
+    page = context.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function("() => document.querySelector('.empty-title') !== null")
+        assert held, "the catalog request was not held"
+        assert page.evaluate("getComputedStyle(document.body).visibility") == "hidden"
+        assert page.evaluate("document.documentElement.dataset.translated") is None
+        held[0].continue_()
+        page.wait_for_selector("body[data-ready=true]")
+        assert page.evaluate("getComputedStyle(document.body).visibility") == "visible"
+        assert page.inner_text(".empty-title") == CATALOGS["ja"]["chat.empty_title"]
+        assert page.inner_text("#new-chat") == CATALOGS["ja"]["sidebar.new_chat"]
+    finally:
+        context.close()

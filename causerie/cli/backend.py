@@ -11,23 +11,23 @@ import asyncio
 import json
 import queue
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar, cast
 
 import httpx
 import openai
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from causerie.cli.errors import BackendError
-from causerie.cli.remote_conversations import RemoteConversations, server_message
+from causerie.cli.errors import BackendError, raise_for_event, response_error, sdk_error
+from causerie.cli.remote_conversations import RemoteConversations
 from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
 from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
-from causerie.protocol.openai import ChatCompletionRequest, error_message
+from causerie.protocol.openai import ChatCompletionRequest
 from causerie.protocol.text import (
     SummarizeProgress,
     SummarizeRequest,
@@ -37,6 +37,9 @@ from causerie.protocol.text import (
     Translation,
 )
 from causerie.services.container import Container
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionChunk
 
 __all__ = ["Backend", "BackendError", "LocalBackend", "ModelRow", "RemoteBackend", "open_backend"]
 
@@ -105,8 +108,8 @@ def _request(
     messages: list[dict], model: str | None, temperature: float | None, max_tokens: int | None
 ) -> ChatCompletionRequest:
     try:
-        return ChatCompletionRequest(
-            model=model, messages=messages, temperature=temperature, max_tokens=max_tokens, stream=True
+        return ChatCompletionRequest.model_validate(
+            {"model": model, "messages": messages, "temperature": temperature, "max_tokens": max_tokens, "stream": True}
         )
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
@@ -171,7 +174,7 @@ class LocalBackend:
         finally:
             future.cancel()  # a consumer that stops early (Ctrl-C, break) frees the engine slot
 
-    def _call(self, work: Callable[[], Awaitable[T]]) -> T:
+    def _call(self, work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         """Run one service call on this backend's loop (where its engines live) and wait for it."""
         future = asyncio.run_coroutine_threadsafe(work(), self._ensure_loop())
         try:
@@ -251,11 +254,6 @@ class LocalBackend:
         self._loop = None
 
 
-def _status_message(exc: openai.APIError) -> str:
-    """The server's own ``error.message`` when the body has one, else the SDK's message."""
-    return error_message(exc.body) or exc.message
-
-
 class RemoteBackend:
     """A running Causerie (or any OpenAI-compatible server) through the official ``openai`` SDK."""
 
@@ -274,7 +272,7 @@ class RemoteBackend:
         except openai.APIConnectionError as exc:  # includes timeouts
             raise BackendError(f"cannot reach the server at {self.url}: {exc.message}") from exc
         except openai.APIError as exc:
-            raise BackendError(_status_message(exc)) from exc
+            raise sdk_error(exc) from exc
 
     def _default_id(self) -> str | None:
         """Causerie reports its default model on ``/health``; other servers may not."""
@@ -307,12 +305,17 @@ class RemoteBackend:
         self, messages: list[dict], *, model: str | None, temperature: float | None, max_tokens: int | None
     ) -> Iterator[str]:
         with self._errors():
-            stream = self.client.chat.completions.create(
-                model=model or openai.omit,  # no model: the server's default
-                messages=messages,  # type: ignore[arg-type]
-                stream=True,
-                temperature=openai.omit if temperature is None else temperature,
-                max_tokens=openai.omit if max_tokens is None else max_tokens,
+            # No model means the server's default: Causerie's API makes it optional, the SDK types it as required
+            # (and the CLI's messages as its TypedDicts), so no overload matches and the stream's type is restated.
+            stream = cast(
+                "openai.Stream[ChatCompletionChunk]",
+                self.client.chat.completions.create(
+                    model=model or openai.omit,  # type: ignore[arg-type]
+                    messages=messages,  # type: ignore[arg-type]
+                    stream=True,
+                    temperature=openai.omit if temperature is None else temperature,
+                    max_tokens=openai.omit if max_tokens is None else max_tokens,
+                ),
             )
             with stream:
                 for chunk in stream:
@@ -348,18 +351,15 @@ class RemoteBackend:
         headers = {"Authorization": f"Bearer {self.client.api_key}"}
         try:
             body = {**request.model_dump(exclude_none=True), "stream": True}
-            with httpx.stream(
-                "POST", self.url + path, json=body, headers=headers, timeout=self.client.timeout
-            ) as response:
+            with httpx.stream("POST", self.url + path, json=body, headers=headers, timeout=self.timeout) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise BackendError(server_message(response))
+                    raise response_error(response)
                 for line in response.iter_lines():
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     event = json.loads(line[len("data: ") :])
-                    if "error" in event:
-                        raise BackendError(error_message(event) or "the server reported an error")
+                    raise_for_event(event)
                     yield event
         except httpx.HTTPError as exc:
             raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc

@@ -19,6 +19,7 @@ from causerie.cli.remote_conversations import RemoteConversations
 from causerie.cli.settings import cli_settings
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
 from causerie.services.container import Container
+from causerie.services.conversations import ExportFormat
 
 history_app = typer.Typer(
     name="history",
@@ -36,9 +37,9 @@ class HistorySource(Protocol):
 
     def search(self, query: str, limit: int = 20) -> SearchResults: ...
 
-    def export(self, conversation_id: str, fmt: str) -> str: ...
+    def export(self, conversation_id: str, fmt: ExportFormat) -> str: ...
 
-    def export_all(self, fmt: str) -> str: ...
+    def export_all(self, fmt: ExportFormat) -> str: ...
 
 
 class Format(str, Enum):

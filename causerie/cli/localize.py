@@ -1,4 +1,8 @@
-"""``causerie localize``: adapt a model to a language from a local corpus, with a progress bar."""
+"""``causerie localize``: adapt a model to a language from a local corpus, with a progress bar.
+
+The operator runs it on their own machine, so it reads any local path (corpus, base model, English
+text); only jobs of the HTTP API are confined to the configured folders.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from causerie.cli.settings import cli_settings
 from causerie.errors import CauserieError
+from causerie.services.container import Container
 
 console = Console()
 err_console = Console(stderr=True)
@@ -111,8 +116,6 @@ def localize(
         error = exc.errors()[0]
         raise _fail(f"invalid {'.'.join(map(str, error['loc']))}: {error['msg']}", 2) from None
 
-    from causerie.localize.pipeline import run_localize
-
     columns = (
         TextColumn("{task.description:<20}"),
         BarColumn(),
@@ -124,7 +127,7 @@ def localize(
     )
     try:
         with Progress(*columns, console=err_console, transient=as_json) as progress:
-            result = run_localize(options, settings, progress=_ProgressBar(progress), restart=restart)
+            result = Container(settings).localize.run(options, progress=_ProgressBar(progress), restart=restart)
     except CauserieError as exc:
         raise _fail(exc.message, 1) from None
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
 from causerie.engine.base import (
@@ -133,7 +133,7 @@ class FakeEngine:
     def count_tokens(self, text: str, *, add_bos: bool = True) -> int:
         return len(_prompt_tokens(text))
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         if await asyncio.to_thread(self.count_tokens, request.prompt) >= self._context_length:
             raise ContextLengthExceeded("prompt too long for the fake engine", param="messages")
         self.requests.append(request)

@@ -12,7 +12,7 @@ import asyncio
 import ctypes
 import os
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,7 +113,7 @@ class LlamaCppEngine:
     def count_tokens(self, text: str, *, add_bos: bool = True) -> int:
         return len(self._tokenize(text, add_bos))
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[GenerationEvent]:
+    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         payload = await asyncio.to_thread(self._payload, request)  # megabytes take seconds to tokenize
         async for event in self._scheduler.run(payload):
             yield event

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from causerie.errors import CauserieError
+from causerie.errors import CauserieError, ModelNotFound
 from causerie.localize.errors import LocalizeError
 
 if TYPE_CHECKING:
@@ -46,10 +46,21 @@ def _file_sha256(path: Path) -> str:
 
 
 def resolve_base(name: str, registry: ModelRegistry) -> tuple[str, Path]:
-    """(id, path) of the base: a path to a Hugging Face folder or a GGUF file, else a registered model id."""
+    """(id, path) of the base: a registered model id, else a path to a Hugging Face folder or a GGUF file."""
+    try:
+        spec = registry.get(name)
+    except ModelNotFound as unknown:
+        return _base_at(Path(name).expanduser(), unknown)
+    except CauserieError as exc:
+        raise LocalizeError(f"the base model '{name}' cannot be used: {exc.message}", param="base_model") from None
+    if spec.path is None:
+        raise LocalizeError(f"the model '{name}' has no weights file to train from", param="base_model")
+    return spec.id, spec.path
+
+
+def _base_at(path: Path, unknown: ModelNotFound) -> tuple[str, Path]:
     from causerie.models.registry import model_id_from_filename
 
-    path = Path(name).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file():
             raise LocalizeError(f"{path} is not a Hugging Face model folder (no config.json)", param="base_model")
@@ -58,13 +69,7 @@ def resolve_base(name: str, registry: ModelRegistry) -> tuple[str, Path]:
         if path.suffix.lower() != ".gguf":
             raise LocalizeError(f"{path} is neither a .gguf file nor a model folder", param="base_model")
         return model_id_from_filename(path.name), path
-    try:
-        spec = registry.get(name)
-    except CauserieError as exc:
-        raise LocalizeError(f"unknown base model '{name}': {exc.message}", param="base_model") from None
-    if spec.path is None:
-        raise LocalizeError(f"the model '{name}' has no weights file to train from", param="base_model")
-    return spec.id, spec.path
+    raise LocalizeError(f"unknown base model '{path}': {unknown.message}", param="base_model")
 
 
 def prepare_base(name: str, registry: ModelRegistry, cache_dir: Path) -> BaseWeights:
@@ -89,8 +94,8 @@ def _gguf_to_folder(path: Path, folder: Path) -> None:
     except (ValueError, OSError, KeyError, RuntimeError) as exc:
         raise LocalizeError(f"transformers cannot load {path} for training: {exc}", param="base_model") from exc
     # Loaded from GGUF: dense float32 weights, but flagged as quantized (which blocks saving and training).
-    model.hf_quantizer = None
-    model.is_quantized = False
+    model.hf_quantizer = None  # type: ignore[assignment]  # attributes transformers sets but does not declare
+    model.is_quantized = False  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     temp = folder.with_name(folder.name + ".tmp")
@@ -107,7 +112,8 @@ def load_model(folder: Path, device: str) -> tuple[PreTrainedModel, PreTrainedTo
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).to(device)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    model = model.to(device)  # type: ignore[arg-type]  # transformers' decorated PreTrainedModel.to loses its self type
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     if getattr(tokenizer, "chat_template", None) is None:

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from causerie.localize.corpus import Passage
 from causerie.localize.prompts import REPLAY_PROMPTS, TASK_WORDING, prompts_for
+from causerie.localize.tokens import decode
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -121,7 +122,7 @@ def _clip(tokenizer: PreTrainedTokenizerBase, text: str, tokens: int) -> str:
     ids = tokenizer.encode(text, add_special_tokens=False)
     if len(ids) <= tokens:
         return text
-    head = tokenizer.decode(ids[:tokens])
+    head = decode(tokenizer, ids[:tokens])
     space = head.rfind(" ")
     return head[:space] if space > len(head) // 2 else head
 

@@ -14,19 +14,22 @@ import json
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, Field
 
+from causerie.language import detect_language
 from causerie.localize.errors import LocalizeError
+from causerie.localize.paths import confined
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 JSONL_TEXT_FIELDS = ("text", "content", "body")
 
 Normalization = Literal["NFC", "NFKC"]
+_OUTSIDE = "outside the allowed folders (a symlink out)"
 
 
 class CorpusOptions(BaseModel):
@@ -200,16 +203,21 @@ def _files(root: Path) -> list[Path]:
     )
 
 
-def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], str | None] | None = None) -> Corpus:
+def read_corpus(
+    root: Path,
+    options: CorpusOptions,
+    *,
+    detect: Callable[[str], str | None] = detect_language,
+    confine_to: Sequence[Path] | None = None,
+) -> Corpus:
     """Read, clean, filter, deduplicate and split the corpus at ``root`` (a folder or one file).
 
-    Raises ``LocalizeError`` when the folder is missing, has no supported file, or keeps no passage
-    (the message says why passages were dropped).
+    With ``confine_to`` (a job of the HTTP API), a file whose real path leaves those folders (a
+    symlink out) is skipped unread. Raises ``LocalizeError`` when the folder is missing, has no
+    supported file, or keeps no passage (the message says why passages were dropped).
     """
     from datasketch import MinHash, MinHashLSH
 
-    if detect is None:
-        from causerie.services.language import detect_language as detect
     if not root.exists():
         raise LocalizeError(f"corpus not found: {root}", param="corpus")
     files = _files(root)
@@ -221,6 +229,9 @@ def read_corpus(root: Path, options: CorpusOptions, *, detect: Callable[[str], s
     seen = 0
     for path in files:
         shown = str(path if root.is_file() else path.relative_to(root))
+        if confine_to is not None and confined(path, confine_to, "file") is None:
+            records.append(FileRecord(path=shown, sha256=None, bytes=0, status="skipped", reason=_OUTSIDE))
+            continue
         record, docs = _open(path, shown)
         records.append(record)
         if record.status == "skipped":

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from causerie.localize.options import GateThresholds
+from causerie.localize.tokens import decode
 
 if TYPE_CHECKING:
+    from peft import PeftModel
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 _CHAR_LANGUAGES = {"ja", "zh", "th", "lo", "km", "my"}
@@ -33,7 +35,7 @@ def eval_texts(texts: Sequence[str], max_chars: int) -> list[str]:
 
 
 def total_nll(
-    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *, seq_len: int
+    model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str], *, seq_len: int
 ) -> tuple[float, int]:
     """(summed token loss, tokens scored) over the texts joined by EOS, scored in ``seq_len`` windows.
 
@@ -63,7 +65,7 @@ def total_nll(
 
 
 def chat_answers(
-    model: PreTrainedModel,
+    model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     *,
@@ -88,7 +90,8 @@ def chat_answers(
             ]
             batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
             with torch.no_grad():
-                out = model.generate(
+                # A causal LM at run time (GenerationMixin), which transformers' PreTrainedModel type leaves out.
+                out = model.generate(  # type: ignore[operator]
                     **batch,
                     max_new_tokens=max_new_tokens,
                     do_sample=False,
@@ -96,7 +99,7 @@ def chat_answers(
                     eos_token_id=tokenizer.eos_token_id,
                 )
             width = batch["input_ids"].shape[1]
-            answers.extend(tokenizer.decode(row[width:], skip_special_tokens=True).strip() for row in out)
+            answers.extend(decode(tokenizer, row[width:].tolist(), skip_special_tokens=True).strip() for row in out)
     finally:
         tokenizer.padding_side = side
     return answers

@@ -23,9 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from causerie.localize.errors import LocalizeError
+from causerie.localize.errors import LocalizeFailure
 
 if TYPE_CHECKING:
+    from gguf import GGUFReader, ReaderField
     from peft import PeftModel
     from transformers import PreTrainedTokenizerBase
 
@@ -64,7 +65,9 @@ def converter_dir(cache: Path | None = None) -> Path:
         archives = sorted(Path(temp).glob("llama_cpp_python-*.tar.gz"))
         if done.returncode != 0 or not archives:
             tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no archive"]
-            raise LocalizeError(f"cannot fetch the llama-cpp-python {version} source for its GGUF converter: {tail[0]}")
+            raise LocalizeFailure(
+                f"cannot fetch the llama-cpp-python {version} source for its GGUF converter: {tail[0]}"
+            )
         staging = Path(temp) / "converter"
         with tarfile.open(archives[0]) as archive:
             for member in archive.getmembers():
@@ -73,7 +76,7 @@ def converter_dir(cache: Path | None = None) -> Path:
                     member.name = inner[len(_VENDOR) :]
                     archive.extract(member, staging, filter="data")
         if not (staging / "convert_hf_to_gguf.py").is_file():
-            raise LocalizeError(f"the llama-cpp-python {version} source has no convert_hf_to_gguf.py")
+            raise LocalizeFailure(f"the llama-cpp-python {version} source has no convert_hf_to_gguf.py")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     return target
@@ -100,7 +103,7 @@ def convert(folder: Path, outfile: Path, outtype: str, *, cache: Path | None = N
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0 or not outfile.is_file():
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise LocalizeError(f"GGUF conversion failed: {lines[-1] if lines else 'no output'}")
+        raise LocalizeFailure(f"GGUF conversion failed: {lines[-1] if lines else 'no output'}")
 
 
 def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None:
@@ -109,10 +112,10 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
 
     reader = gguf.GGUFReader(path)
-    names = list(reader.get_field(gguf.Keys.Tokenizer.LIST).contents())
-    kinds = list(reader.get_field(gguf.Keys.Tokenizer.TOKEN_TYPE).contents())
+    names = list(_field(reader, gguf.Keys.Tokenizer.LIST).contents())
+    kinds = list(_field(reader, gguf.Keys.Tokenizer.TOKEN_TYPE).contents())
     if len(names) != first_id + len(tokens):
-        raise LocalizeError(f"the converted vocabulary has {len(names)} tokens, expected {first_id + len(tokens)}")
+        raise LocalizeFailure(f"the converted vocabulary has {len(names)} tokens, expected {first_id + len(tokens)}")
     names[first_id:] = list(tokens)
     kinds[first_id:] = [int(gguf.TokenType.USER_DEFINED)] * len(tokens)
     array = gguf.GGUFValueType.ARRAY
@@ -122,7 +125,7 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     }
     temp = path.with_name(path.name + ".tmp")
     writer = gguf.GGUFWriter(
-        temp, arch=reader.get_field(gguf.Keys.General.ARCHITECTURE).contents(), endianess=reader.endianess
+        temp, arch=_field(reader, gguf.Keys.General.ARCHITECTURE).contents(), endianess=reader.endianess
     )
     alignment = reader.get_field(gguf.Keys.General.ALIGNMENT)
     if alignment is not None:
@@ -130,3 +133,11 @@ def add_tokens_to_gguf(path: Path, first_id: int, tokens: Sequence[str]) -> None
     copy_with_new_metadata(reader, writer, metadata, [])
     del reader
     os.replace(temp, path)
+
+
+def _field(reader: GGUFReader, key: str) -> ReaderField:
+    """A metadata field the converter always writes; its absence means the conversion went wrong."""
+    field = reader.get_field(key)
+    if field is None:
+        raise LocalizeFailure(f"the converted GGUF has no {key} metadata")
+    return field

@@ -13,9 +13,9 @@ import json
 import math
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
@@ -24,7 +24,7 @@ from causerie.localize import evaluate as ev
 from causerie.localize.base_model import BaseWeights, load_model, model_summary, pick_device, prepare_base
 from causerie.localize.chatmix import build_mix, replay_examples, replay_prompts
 from causerie.localize.corpus import Corpus, passages_of, read_corpus
-from causerie.localize.errors import LocalizeError
+from causerie.localize.errors import LocalizeError, LocalizeFailure
 from causerie.localize.export import add_tokens_to_gguf, convert, save_merged
 from causerie.localize.options import LocalizeOptions
 from causerie.localize.progress import ProgressSink, no_progress
@@ -35,6 +35,8 @@ from causerie.models.localized import ModelCardFile, localized_dir, write_card
 from causerie.models.registry import ModelRegistry
 
 if TYPE_CHECKING:
+    from llama_cpp.llama_types import CreateChatCompletionResponse
+    from peft import PeftModel
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 _BUDGET_FIELDS = {"max_steps", "max_minutes"}
@@ -97,12 +99,14 @@ def _english(options: LocalizeOptions) -> list[str] | None:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise LocalizeError(f"cannot read the English evaluation text {path}: {exc}", param="english_text") from None
+        raise LocalizeError(
+            f"cannot read the English evaluation text {path}: {exc}", param="eval.english_text"
+        ) from None
     return passages_of(text, 1200) or None
 
 
 def _measure(
-    model: PreTrainedModel,
+    model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     options: LocalizeOptions,
     heldout: list[str],
@@ -110,7 +114,7 @@ def _measure(
     reference_tokens: dict[str, int] | None,
 ) -> tuple[ev.Measurements, dict[str, int]]:
     """Measurements, and the token counts they were divided by (the base's counts are the reference)."""
-    from causerie.services.language import detect_language
+    from causerie.language import detect_language
 
     seq = options.train.seq_len
     loss, count = ev.total_nll(model, tokenizer, heldout, seq_len=seq)
@@ -137,14 +141,17 @@ def run_localize(
     registry: ModelRegistry | None = None,
     progress: ProgressSink = no_progress,
     restart: bool = False,
+    confine_to: Sequence[Path] | None = None,
 ) -> LocalizeResult:
-    """Run the whole pipeline; raise ``LocalizeError`` on bad input. Resumes an interrupted run of the same options.
+    """Run the whole pipeline; raise ``LocalizeError`` on bad input, ``LocalizeFailure`` when a step fails.
 
-    ``registry`` (default: discovered from ``settings``) resolves the base model and the taken ids.
+    Resumes an interrupted run of the same options. ``registry`` (default: discovered from
+    ``settings``) resolves the base model and the taken ids; ``confine_to`` keeps the corpus
+    reader inside those folders (see ``read_corpus``).
     """
     registry = registry or ModelRegistry.discover(settings)
     progress("corpus", 0, 1)
-    corpus = read_corpus(options.corpus, options.corpus_options())
+    corpus = read_corpus(options.corpus, options.corpus_options(), confine_to=confine_to)
     progress("corpus", 1, 1)
     english = _english(options)
     base = prepare_base(options.base_model, registry, settings.data_dir / "localize" / "base-cache")
@@ -257,14 +264,18 @@ def _base_record(
 
 
 def served_check(path: Path, prompt: str) -> str:
-    """Load the GGUF with llama.cpp and generate a few tokens; raise ``LocalizeError`` if it cannot serve."""
+    """Load the GGUF with llama.cpp and generate a few tokens; raise ``LocalizeFailure`` if it cannot serve."""
     from llama_cpp import Llama
 
     try:
         llm = Llama(model_path=str(path), n_ctx=512, n_threads=2, verbose=False)
-        out = llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=24, temperature=0)
+        # Typed as a response or a stream whatever ``stream`` is; without stream=True it is the response.
+        out = cast(
+            "CreateChatCompletionResponse",
+            llm.create_chat_completion([{"role": "user", "content": prompt}], max_tokens=24, temperature=0),
+        )
     except (ValueError, RuntimeError) as exc:
-        raise LocalizeError(f"llama.cpp cannot serve the exported model {path}: {exc}") from exc
+        raise LocalizeFailure(f"llama.cpp cannot serve the exported model {path}: {exc}") from exc
     text = out["choices"][0]["message"]["content"] or ""
     llm.close()
     return text

@@ -11,12 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from causerie.localize.errors import LocalizeError
+from causerie.localize.errors import LocalizeError, LocalizeFailure
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 _SPACE_MARK = "\u2581"
+
+
+def decode(tokenizer: PreTrainedTokenizerBase, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:
+    """The text of one sequence of token ids (``decode`` is typed for batches too)."""
+    text = tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens)
+    assert isinstance(text, str)
+    return text
 
 
 def tokens_per_kchar(tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> float:
@@ -68,15 +76,25 @@ def extend_tokenizer(
     first_new = len(tokenizer)
     added = tokenizer.add_tokens([AddedToken(t, normalized=False, special=False) for t in new_tokens])
     if added != len(new_tokens):
-        raise LocalizeError(f"only {added} of {len(new_tokens)} new tokens could be added", param="extend_tokens")
+        raise LocalizeFailure(f"only {added} of {len(new_tokens)} new tokens could be added")
     model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
     ids = list(range(first_new, first_new + added))
     with torch.no_grad():
-        embeddings = model.get_input_embeddings().weight
-        output = model.get_output_embeddings()
-        untied = output is not None and output.weight.data_ptr() != embeddings.data_ptr()
+        embeddings = _weight(model.get_input_embeddings())
+        if embeddings is None:
+            raise LocalizeError("the model has no input embeddings to extend", param="extend_tokens")
+        output = _weight(model.get_output_embeddings())
+        untied = output if output is not None and output.data_ptr() != embeddings.data_ptr() else None
         for new_id, sub in zip(ids, pieces, strict=True):
             embeddings[new_id] = embeddings[sub].mean(dim=0)
-            if untied:
-                output.weight[new_id] = output.weight[sub].mean(dim=0)
+            if untied is not None:
+                untied[new_id] = untied[sub].mean(dim=0)
     return ids
+
+
+def _weight(layer: torch.nn.Module | None) -> torch.Tensor | None:
+    """The weight matrix of an embedding or output layer (None without one)."""
+    import torch
+
+    weight = getattr(layer, "weight", None)
+    return weight if isinstance(weight, torch.Tensor) else None

@@ -114,7 +114,8 @@ def train(
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=options.learning_rate)
     scheduler = get_cosine_schedule_with_warmup(optimizer, options.warmup_steps, options.max_steps)
     torch.manual_seed(options.seed)
-    step, losses, resumed = 0, [], None
+    step, resumed = 0, None
+    losses: list[float] = []
     if (last := latest_checkpoint(checkpoints)) is not None:
         step, losses = _load_checkpoint(last, model, optimizer, scheduler)
         resumed = step

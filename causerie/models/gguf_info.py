@@ -13,6 +13,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gguf.constants import GGML_QUANT_SIZES, GGUF_DEFAULT_ALIGNMENT, GGMLQuantizationType, GGUFValueType
 
@@ -111,15 +112,22 @@ class _Cursor:
         self.endian = "<"
 
     def unpack(self, fmt: str) -> tuple[Scalar, ...]:
+        return self._unpack(fmt)
+
+    def integers(self, fmt: str) -> tuple[int, ...]:
+        """Counts, sizes and type ids: ``fmt`` has integer codes only."""
+        return self._unpack(fmt)
+
+    def _unpack(self, fmt: str) -> tuple[Any, ...]:
         layout = struct.Struct(self.endian + fmt)
         values = layout.unpack_from(self.data, self.offset)
         self.offset += layout.size
         return values
 
     def string(self) -> bytes:
-        (length,) = self.unpack("Q")
-        self.skip(int(length))
-        return self.data[self.offset - int(length) : self.offset]
+        (length,) = self.integers("Q")
+        self.skip(length)
+        return self.data[self.offset - length : self.offset]
 
     def skip(self, n: int) -> None:
         self.offset += n
@@ -133,18 +141,18 @@ class _Cursor:
             return self.string()
         if value_type is not GGUFValueType.ARRAY:
             return self.unpack(_SCALAR_FORMATS[value_type])[0]
-        item_type, count = self.unpack("IQ")
-        item = _value_type(int(item_type))
+        item_type, count = self.integers("IQ")
+        item = _value_type(item_type)
         if item in _SCALAR_FORMATS:
-            self.skip(int(count) * struct.calcsize(_SCALAR_FORMATS[item]))
+            self.skip(count * struct.calcsize(_SCALAR_FORMATS[item]))
         elif item is GGUFValueType.STRING:  # vocabularies: the hot loop, kept tight
             length, offset, data = struct.Struct(self.endian + "Q"), self.offset, self.data
-            for _ in range(int(count)):
+            for _ in range(count):
                 offset += 8 + length.unpack_from(data, offset)[0]
             self.offset = offset
             self.skip(0)
         else:
-            for _ in range(int(count)):
+            for _ in range(count):
                 self.value(item)
         return None
 
@@ -159,36 +167,36 @@ def _value_type(raw: int) -> GGUFValueType:
 def _parse_header(cursor: _Cursor) -> tuple[dict[str, Scalar], int | None]:
     """Metadata scalars and strings (arrays left out), and where the last tensor's data ends."""
     cursor.skip(len(GGUF_MAGIC))
-    (version,) = cursor.unpack("I")
+    (version,) = cursor.integers("I")
     if version & 0xFFFF == 0:  # written on a big-endian machine
         cursor.endian = ">"
-        version = struct.unpack(">I", struct.pack("<I", int(version)))[0]
+        version = struct.unpack(">I", struct.pack("<I", version))[0]
     if version not in SUPPORTED_VERSIONS:
         raise _CorruptHeader(f"unsupported GGUF version {version}")
-    tensor_count, kv_count = cursor.unpack("QQ")
+    tensor_count, kv_count = cursor.integers("QQ")
     metadata: dict[str, Scalar] = {}
-    for _ in range(int(kv_count)):
+    for _ in range(kv_count):
         key = cursor.string().decode("utf-8", errors="replace")
-        (raw_type,) = cursor.unpack("I")
-        value = cursor.value(int(raw_type))
+        (raw_type,) = cursor.integers("I")
+        value = cursor.value(raw_type)
         if value is not None:
             metadata[key] = value
     tensors: list[tuple[int, int]] = []  # (offset in the data section, size in bytes)
-    for _ in range(int(tensor_count)):
+    for _ in range(tensor_count):
         name = cursor.string()
-        (n_dims,) = cursor.unpack("I")
+        (n_dims,) = cursor.integers("I")
         if n_dims > GGML_MAX_DIMS:
             raise _CorruptHeader(f"tensor {name.decode(errors='replace')} has {n_dims} dimensions")
-        dims = cursor.unpack(f"{int(n_dims)}Q")
-        raw_type, offset = cursor.unpack("IQ")
+        dims = cursor.integers(f"{n_dims}Q")
+        raw_type, offset = cursor.integers("IQ")
         try:
             block_size, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(raw_type)]
         except (ValueError, KeyError):
             raise _CorruptHeader(f"tensor {name.decode(errors='replace')} has unknown type {raw_type}") from None
         n_elements = 1
         for dim in dims:
-            n_elements *= int(dim)
-        tensors.append((int(offset), n_elements * type_size // block_size))
+            n_elements *= dim
+        tensors.append((offset, n_elements * type_size // block_size))
     alignment = metadata.get("general.alignment", GGUF_DEFAULT_ALIGNMENT)
     if type(alignment) is not int or alignment <= 0:
         raise _CorruptHeader(f"invalid general.alignment {alignment!r}")

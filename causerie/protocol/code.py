@@ -1,8 +1,9 @@
 """Requests and responses of the code endpoints (``/v1/code/generate|fix|optimize``).
 
-Requests validate what they can before any model runs: the language exists, code and tests
-given as input parse (a 400 naming ``code`` or ``tests`` otherwise), optimize has something to
-compare behaviour on.
+Requests validate their shape before any model runs: descriptions and code are not blank, optimize
+has something to compare behaviour on, its inputs are expressions. That the language is one the
+sandbox runs and that given code and tests parse is checked by the code service, which holds the
+sandbox (a 400 naming ``language``, ``code`` or ``tests``), also before any model runs.
 """
 
 from __future__ import annotations
@@ -12,44 +13,20 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from causerie.errors import InvalidRequest
 from causerie.protocol.base import RequestModel
-from causerie.sandbox import LANGUAGES, Limits, RunResult, get_language
-
-
-def _parses(value: str | None, info: ValidationInfo) -> str | None:
-    if value is None:
-        return None
-    language = info.data.get("language")
-    if language is None:  # the language itself was invalid; that error is reported
-        return value
-    problem = get_language(language).syntax_error(value)
-    if problem:
-        raise PydanticCustomError(
-            "syntax_error",
-            "{field} does not parse as {language}: {problem}",
-            {"field": info.field_name, "language": language, "problem": problem},
-        )
-    return value
+from causerie.runs import Limits, RunResult
 
 
 class _CodeRequest(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
     model: str | None = Field(None, description="Model id; default: the server's default model.")
-    language: str = Field("python", description=f"Programming language ({', '.join(sorted(LANGUAGES))}).")
+    language: str = Field(
+        "python", description="Programming language the sandbox runs, e.g. python (another gets a 400 listing them)."
+    )
     temperature: float = Field(0.2, ge=0, le=2)
     max_tokens: int = Field(1024, ge=16, le=8192, description="Longest model reply per attempt, in tokens.")
     limits: Limits = Field(default_factory=Limits, description="Sandbox limits for each run.")
-
-    @field_validator("language")
-    @classmethod
-    def _known_language(cls, value: str) -> str:
-        try:
-            get_language(value)
-        except InvalidRequest as exc:
-            raise PydanticCustomError("unknown_language", exc.message) from None
-        return value
 
 
 def _not_blank(value: str, field: str) -> str:
@@ -64,7 +41,6 @@ class CodeGenerateRequest(_CodeRequest):
     max_attempts: int = Field(3, ge=1, le=10, description="Model attempts, each fed the previous run's failure.")
 
     _description = field_validator("description")(lambda value: _not_blank(value, "description"))
-    _tests = field_validator("tests")(_parses)
 
 
 class CodeFixRequest(_CodeRequest):
@@ -74,7 +50,6 @@ class CodeFixRequest(_CodeRequest):
     max_attempts: int = Field(3, ge=1, le=10)
 
     _code = field_validator("code")(lambda value: _not_blank(value, "code"))
-    _tests = field_validator("tests")(_parses)
 
 
 class CodeOptimizeRequest(_CodeRequest):
@@ -88,9 +63,6 @@ class CodeOptimizeRequest(_CodeRequest):
     )
     repeat: int = Field(3, ge=1, le=50, description="Timing runs per input; the best one counts.")
     max_attempts: int = Field(2, ge=1, le=10)
-
-    _code = field_validator("code")(_parses)
-    _tests = field_validator("tests")(_parses)
 
     @field_validator("inputs")
     @classmethod

@@ -12,11 +12,9 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from causerie.errors import InvalidRequest
-
-StopReason = Literal["timeout", "cpu", "memory", "file_size", "processes", "output_limit", "killed"]
+from causerie.runs import StopReason
 
 # CPython turns a refused allocation, fork or oversized write into an exception whose last line says so.
 _PYTHON_DIAGNOSES: tuple[tuple[re.Pattern[str], StopReason], ...] = (

@@ -7,6 +7,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 from causerie.engine.base import Engine, GenerationChunk, GenerationFinish, GenerationRequest
+from causerie.language import detect, detect_language
 from causerie.protocol.openai import (
     AssistantMessage,
     ChatChoice,
@@ -35,7 +36,6 @@ from causerie.services.chat_format import (
 )
 from causerie.services.consistency import LanguagePlan, plan_for
 from causerie.services.engines import EnginePool
-from causerie.services.language import detect, detect_language
 from causerie.services.locales import apply_locale
 from causerie.services.routing import routing_language
 from causerie.services.sampling import (
@@ -96,8 +96,8 @@ class _ChoiceState:
             calls = [call] if call else []
             tail = ""
         else:
-            tail, calls = parse_tool_calls(self.held, self.tools)
-            tail = tail or ""
+            text, calls = parse_tool_calls(self.held, self.tools)
+            tail = text or ""
         self.content += tail
         return tail, calls, "tool_calls" if calls else reason
 

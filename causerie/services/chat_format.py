@@ -51,7 +51,9 @@ class ChatFormatter:
         if tool_dicts and not self.native_tools:
             wire = _with_tool_instruction(wire, tool_dicts)
         try:
-            result = self._formatter(messages=wire, tools=tool_dicts or None)
+            # The template gets plain dicts (tool-call arguments as objects, as tool-aware templates expect);
+            # llama_cpp types them as its OpenAI request TypedDicts.
+            result = self._formatter(messages=wire, tools=tool_dicts or None)  # type: ignore[arg-type]
         except Exception as exc:  # template errors (raise_exception, bad role order)
             from causerie.errors import InvalidRequest
 

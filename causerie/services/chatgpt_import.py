@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from causerie.errors import InvalidRequest
+from causerie.language import detect_language
 from causerie.protocol.base import RequestModel
-from causerie.services.language import detect_language
 from causerie.store.repository import NewMessage
 
 KEPT_ROLES = {"user", "assistant", "system"}

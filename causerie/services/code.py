@@ -11,7 +11,9 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Literal
 
+from causerie.errors import InvalidRequest
 from causerie.protocol.code import (
     CodeAttempt,
     CodeFixRequest,
@@ -78,7 +80,7 @@ class CodeService:
         """One model reply (through the chat service: same templates, context checks and errors)."""
         request = ChatCompletionRequest(
             model=model,
-            messages=[ChatMessage(**message) for message in messages],
+            messages=[ChatMessage.model_validate(message) for message in messages],
             temperature=temperature,
             max_tokens=max_tokens,
         )
@@ -124,13 +126,24 @@ class CodeService:
             ]
         return model or "", attempts
 
-    def _check_limits(self, request: CodeGenerateRequest | CodeFixRequest | CodeOptimizeRequest) -> None:
-        """Refuse limits above the sandbox's maximums before any model runs (each run applies them too)."""
+    def _checked(
+        self, request: CodeGenerateRequest | CodeFixRequest | CodeOptimizeRequest, **sources: str | None
+    ) -> Language:
+        """The request's language, once it is one the sandbox runs, the limits are within the sandbox's
+        maximums (each run applies them too) and ``sources`` (code or tests given as input) parse: each is
+        refused with a 400 naming its parameter before any model runs."""
+        language = get_language(request.language)
         request.limits.within(self.sandbox.maximums)
+        for param, source in sources.items():
+            problem = language.syntax_error(source) if source is not None else None
+            if problem:
+                raise InvalidRequest(
+                    f"{param} does not parse as {language.name}: {problem}", param=param, code="syntax_error"
+                )
+        return language
 
     async def generate(self, request: CodeGenerateRequest) -> CodeResult:
-        self._check_limits(request)
-        language = get_language(request.language)
+        language = self._checked(request, tests=request.tests)
         prompt = request.description.strip()
         if request.tests:
             prompt += "\n\nThe code must pass these tests, which are run after it:\n" + _fenced(language, request.tests)
@@ -139,8 +152,7 @@ class CodeService:
         return _result("code.generate", model, language, request.tests, attempts)
 
     async def fix(self, request: CodeFixRequest) -> CodeResult:
-        self._check_limits(request)
-        language = get_language(request.language)
+        language = self._checked(request, tests=request.tests)
         original = await self.check(0, request.code, language, request.tests, request.limits)
         failure_seen = not original.passed or (request.error is not None and not request.tests)
         if not failure_seen:
@@ -175,8 +187,7 @@ class CodeService:
         )
 
     async def optimize(self, request: CodeOptimizeRequest) -> CodeOptimizeResult:
-        self._check_limits(request)
-        language = get_language(request.language)
+        language = self._checked(request, code=request.code, tests=request.tests)
         original = await self.measure(request.code, language, request)
         model = self.chat.pool.registry.resolve(request.model).id
         if original.error:
@@ -244,7 +255,7 @@ class CodeService:
 
 
 def _result(
-    kind: str,
+    kind: Literal["code.generate", "code.fix"],
     model: str,
     language: Language,
     tests: str | None,
@@ -255,7 +266,7 @@ def _result(
     final = passing or (attempts[-1] if attempts else original)
     assert final is not None
     return CodeResult(
-        object=kind,  # type: ignore[arg-type]
+        object=kind,
         model=model,
         language=language.name,
         code=final.code,

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from causerie.language import detect, language_name, mentioned_languages, prose
 from causerie.protocol.openai import ChatCompletionRequest, ChatMessage
-from causerie.services.language import detect, language_name, mentioned_languages, prose
 
 HOLD_LETTERS = 40
 """Letters of prose a streamed reply must have before its language is judged."""

@@ -17,7 +17,10 @@ from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
 from causerie.services.conversations import ConversationService
+from causerie.services.corpora import CorpusStore
 from causerie.services.engines import EnginePool
+from causerie.services.jobs import JobRunner
+from causerie.services.localize import LocalizeService
 from causerie.services.replies import ReplyService
 from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
@@ -25,7 +28,7 @@ from causerie.store import ConversationRepository, Database, database_url
 
 
 class Container:
-    """Registry, engine pool, store, sandbox and the services on top, built once from ``settings``."""
+    """Registry, engine pool, store, sandbox, job runner and the services on top, built once from ``settings``."""
 
     def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
         self.settings = settings
@@ -64,6 +67,19 @@ class Container:
     def code(self) -> CodeService:
         return CodeService(self.chat, self.sandbox)
 
+    @cached_property
+    def jobs(self) -> JobRunner:
+        """Long jobs; inert until ``start`` (the app's lifespan), so the CLI never touches their records."""
+        return JobRunner(self.settings.data_dir / "jobs")
+
+    @cached_property
+    def localize(self) -> LocalizeService:
+        return LocalizeService(self.settings, self.registry, self.jobs)
+
+    @cached_property
+    def corpora(self) -> CorpusStore:
+        return CorpusStore(self.settings.corpora_dir)
+
     def open_store(self) -> Database:
         """The conversation store, opened (and migrated) the first time."""
         if self._database is None:
@@ -86,8 +102,10 @@ class Container:
         return name in self.__dict__
 
     async def aclose(self) -> None:
-        """Stop running replies, unload the engines, close the store (only what was built)."""
+        """Stop the job workers, running replies, unload the engines, close the store (only what was built)."""
         try:
+            if self._built("jobs"):
+                self.jobs.shutdown()
             if self._built("replies"):
                 await self.replies.aclose()
             if self._built("pool"):

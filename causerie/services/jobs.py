@@ -1,11 +1,13 @@
 """A small local runner for long jobs (localization, and any other long task): status and progress.
 
-Jobs run one at a time (by default) on daemon worker threads, so stopping the server never waits
-for a training run; each job receives a progress sink that records its stage, position, metrics and
-an ETA. A job's record is also written as JSON under the runner's folder after each change, so the
-state of finished jobs survives a restart (a job that was running when the process stopped is
-marked failed as interrupted; a localize job resubmitted with the same options resumes from its
-last checkpoint).
+Jobs run one at a time (by default) on daemon worker threads, started by ``start`` and stopped by
+``shutdown`` (the app's lifespan calls both), so stopping the server never waits for a training
+run; each job receives a progress sink that records its stage, position, metrics and an ETA. A
+failed job keeps an OpenAI-style error object whose ``type`` tells a problem with the client's
+input (``invalid_request_error``) from a failure of the server (``server_error``). A job's record
+is also written as JSON under the runner's folder after each change, so the state of finished jobs
+survives a restart (a job that was running when the process stopped is marked failed as
+interrupted; a localize job resubmitted with the same options resumes from its last checkpoint).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from causerie.errors import CauserieError
+from causerie.protocol.openai import ErrorBody
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,12 @@ class Job(BaseModel):
     finished_at: int | None = None
     progress: JobProgress = Field(default_factory=JobProgress)
     result: dict[str, Any] | None = None
-    error: str | None = None
+    error: ErrorBody | None = None
 
+
+_INTERRUPTED = ErrorBody.of(
+    CauserieError("interrupted: the server stopped while the job was running", code="interrupted")
+)
 
 JobFunction = Callable[[Callable[..., None]], dict[str, Any]]
 """Receives a progress sink ``(stage, completed, total, **metrics)`` and returns the job's result."""
@@ -65,11 +72,14 @@ class JobRunner:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queue: queue.Queue[tuple[str, JobFunction] | None] = queue.Queue()
-        if folder is not None:
-            self._load(folder)
         self._workers = [
             threading.Thread(target=self._work, name=f"causerie-job-{n}", daemon=True) for n in range(workers)
         ]
+
+    def start(self) -> None:
+        """Read the records of earlier runs, then start the workers (once). Until then the runner touches no file."""
+        if self._folder is not None:
+            self._load(self._folder)
         for worker in self._workers:
             worker.start()
 
@@ -125,10 +135,13 @@ class JobRunner:
         try:
             result = function(progress)
         except CauserieError as exc:
-            self._update(job_id, status="failed", error=exc.message, finished_at=int(time.time()))
+            if exc.status_code >= 500:
+                log.error("job %s failed: %s", job_id, exc.message)
+            self._update(job_id, status="failed", error=ErrorBody.of(exc), finished_at=int(time.time()))
         except Exception as exc:  # a job must never take the worker down; the reason is kept for the client
             log.exception("job %s failed", job_id)
-            self._update(job_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=int(time.time()))
+            error = ErrorBody.of(CauserieError(f"{type(exc).__name__}: {exc}"))
+            self._update(job_id, status="failed", error=error, finished_at=int(time.time()))
         else:
             self._update(job_id, status="succeeded", result=result, finished_at=int(time.time()))
         log.info("job %s finished in %.0fs", job_id, time.monotonic() - started)
@@ -154,9 +167,9 @@ class JobRunner:
             except (OSError, ValueError) as exc:
                 log.warning("ignoring unreadable job record %s: %s", path, exc)
                 continue
+            if job.id in self._jobs:  # submitted before ``start``
+                continue
             if job.status in ("queued", "running"):
-                job = job.model_copy(
-                    update={"status": "failed", "error": "interrupted: the server stopped while the job was running"}
-                )
+                job = job.model_copy(update={"status": "failed", "error": _INTERRUPTED})
                 self._save(job)
             self._jobs[job.id] = job

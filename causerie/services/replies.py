@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from causerie.errors import CauserieError, ContextLengthExceeded, GenerationInProgress, InvalidRequest
+from causerie.language import detect_language
 from causerie.protocol.conversations import (
     AssistantMessageEvent,
     DeltaEvent,
@@ -36,7 +37,6 @@ from causerie.protocol.conversations import (
 from causerie.protocol.openai import ChatCompletionRequest, ChatMessage, ErrorBody
 from causerie.services.chat import ChatService, PreparedChat
 from causerie.services.conversations import conversation_out, message_out
-from causerie.services.language import detect_language
 from causerie.services.titles import fallback_title, generate_title
 from causerie.store import ConversationRepository, ConversationRow, MessageRow, MessageStatus
 from causerie.store.repository import path_to

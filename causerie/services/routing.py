@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from causerie.language import detect_language
 from causerie.models.registry import AUTO_MODEL
 from causerie.protocol.openai import ChatCompletionRequest
-from causerie.services.language import detect_language
 
 
 def routing_language(request: ChatCompletionRequest) -> str | None:

@@ -149,14 +149,20 @@ def _lines(paragraph: str, fmt: Format) -> list[tuple[str, str]]:
         return [("", paragraph)]
     lines = paragraph.split("\n")
     is_table = all(line.lstrip().startswith("|") for line in lines if line.strip())
-    if len(lines) > 1 and (is_table or any(_MD_PREFIX.match(line).group(0).strip() for line in lines)):  # type: ignore[union-attr]
+    if len(lines) > 1 and (is_table or any(_md_prefix(line).strip() for line in lines)):
         units = []
         for i, line in enumerate(lines):
-            prefix = ("\n" if i else "") + _MD_PREFIX.match(line).group(0)  # type: ignore[union-attr]
+            prefix = ("\n" if i else "") + _md_prefix(line)
             units.append((prefix, line[len(prefix.lstrip("\n")) :]))
         return units
-    prefix = _MD_PREFIX.match(paragraph).group(0)  # type: ignore[union-attr]
+    prefix = _md_prefix(paragraph)
     return [(prefix, paragraph[len(prefix) :])]
+
+
+def _md_prefix(line: str) -> str:
+    """The Markdown list, quote and heading marks that start ``line`` ("" when none)."""
+    match = _MD_PREFIX.match(line)
+    return match.group(0) if match else ""
 
 
 def _split_long(masked: str, budget: int, count: Callable[[str], int]) -> list[str]:

@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from causerie.errors import InvalidRequest
+from causerie.language import detect, detect_language, language_name
 from causerie.protocol.text import (
     SummarizeProgress,
     SummarizeRequest,
@@ -24,7 +26,6 @@ from causerie.protocol.text import (
     TranslateRequest,
 )
 from causerie.services.engines import EnginePool
-from causerie.services.language import detect, detect_language, language_name
 from causerie.services.prompting import Prompter
 from causerie.services.sampling import count_prompt
 from causerie.services.segments import segment
@@ -105,7 +106,7 @@ class SummarizationService:
             if level == 0:
                 chunks = len(parts)
             partials: list[str] = []
-            stage = "map" if level == 0 else "reduce"
+            stage: Literal["map", "reduce"] = "map" if level == 0 else "reduce"
             for done, part in enumerate(parts, 1):
                 reply = await prompter.reply(
                     self._partial_system(language), part, max_tokens=partial_tokens, usage=usage

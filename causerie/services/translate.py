@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from causerie.errors import InvalidRequest
+from causerie.language import detect, language_name
 from causerie.protocol.text import (
     GlossaryCheck,
     TextUsage,
@@ -25,7 +26,6 @@ from causerie.protocol.text import (
     Translation,
 )
 from causerie.services.engines import EnginePool
-from causerie.services.language import detect, language_name
 from causerie.services.prompting import Prompter
 from causerie.services.sampling import count_prompt
 from causerie.services.segments import MARKER, Format, Segment, detect_format, has_prose, segment, unmask

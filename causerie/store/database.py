@@ -11,7 +11,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from causerie.config import Settings
@@ -36,8 +37,8 @@ def database_url(settings: Settings) -> str:
     return f"sqlite:///{Path(settings.data_dir) / 'causerie.db'}"
 
 
-def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
-    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE needs it
     cursor.execute("PRAGMA journal_mode=WAL")  # the CLI and a server may share the file
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -74,7 +75,9 @@ class Database:
             database.migrate()
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise StorageUnavailable(f"cannot open database {parsed.render_as_string()}: {exc.orig or exc}") from exc
+            raise StorageUnavailable(
+                f"cannot open database {parsed.render_as_string()}: {exc.orig if isinstance(exc, StatementError) else exc}"
+            ) from exc
         return database
 
     def migrate(self) -> None:

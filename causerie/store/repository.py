@@ -9,8 +9,9 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, or_, select, update
 
 from causerie.errors import ConversationNotFound, InvalidRequest, MessageNotFound
 from causerie.store.database import Database
@@ -122,7 +123,11 @@ class ConversationRepository:
 
     def delete(self, conversation_id: str) -> None:
         with self.database.session() as session:
-            deleted = session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id))
+            # Session.execute is typed as returning a Result; a DELETE's is a CursorResult, which has rowcount.
+            deleted = cast(
+                "CursorResult[Any]",
+                session.execute(delete(ConversationRow).where(ConversationRow.id == conversation_id)),
+            )
             if deleted.rowcount == 0:
                 raise ConversationNotFound(f"No conversation with id '{conversation_id}'", param="conversation_id")
 

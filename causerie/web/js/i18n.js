@@ -1,5 +1,8 @@
 // Message catalogs (web/i18n/<lang>.json): the language choice, t(), and translation of the static DOM.
 //
+// Nothing is painted before the first catalog is in (css: html:not([data-translated])), so no one sees catalog
+// keys or the wrong language for a moment; setLanguage marks the page translated.
+//
 // Markup declares its strings: data-i18n="key" sets the text; data-i18n-placeholder, data-i18n-aria-label
 // and data-i18n-title set those attributes.
 
@@ -62,5 +65,6 @@ export async function setLanguage(choice) {
   document.documentElement.lang = lang;
   document.title = t("app.title");
   translateTree();
+  document.documentElement.dataset.translated = "true";
   document.dispatchEvent(new CustomEvent("causerie:language", { detail: { language: lang } }));
 }

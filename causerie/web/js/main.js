@@ -118,7 +118,12 @@ async function loadModels() {
 async function start() {
   placeIcons();
   const languageSelect = $("#language-select");
-  await setLanguage(savedChoice());
+  try {
+    await setLanguage(savedChoice());
+  } catch (error) {
+    document.documentElement.dataset.translated = "false"; // show the page (in its English markup) and say why
+    showError(error);
+  }
   languageSelect.value = savedChoice();
   languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
   tools = new ToolsView($("#tools"), api, { error: showError, clearError });

@@ -105,7 +105,7 @@ def detect_language(text: str) -> str | None:
 @lru_cache(maxsize=1)
 def language_codes() -> tuple[str, ...]:
     """Every valid two-letter ISO 639-1 code, sorted."""
-    return tuple(sorted(code for code in Locale("en").languages if len(code) == 2))
+    return tuple(sorted(code for code in Locale("en").languages if isinstance(code, str) and len(code) == 2))
 
 
 def language_name(code: str, locale: str = "en") -> str:
