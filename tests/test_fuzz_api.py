@@ -75,6 +75,7 @@ def test_every_operation_keeps_its_contract(case: schemathesis.Case, app: FastAP
 @schema.parametrize()
 @settings(max_examples=3)
 def test_without_a_key_every_api_operation_answers_401(case: schemathesis.Case, app: FastAPI) -> None:
+    """With keys configured, a request without one reaches no handler, whatever its method, path or body."""
     response = case.call(app=app)
     if case.path.startswith("/v1/"):
         assert response.status_code == 401, response.text
