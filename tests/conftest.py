@@ -57,6 +57,16 @@ def idle_load(engine: FakeEngine, seconds: float = 10) -> tuple[int, int]:
     return engine.load()
 
 
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The largest number of (start, end) intervals that overlap at one moment."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])  # an end first on a tie
+    running = best = 0
+    for _, change in edges:
+        running += change
+        best = max(best, running)
+    return best
+
+
 def fake_spec(engine: FakeEngine) -> ModelSpec:
     return ModelSpec(id=engine.model_id, path=None, source="custom", created=0, factory=lambda settings: engine)
 

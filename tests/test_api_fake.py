@@ -11,7 +11,7 @@ import pytest
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
-from tests.conftest import client_for, idle_load
+from tests.conftest import client_for, idle_load, most_at_once
 
 USER = [{"role": "user", "content": "Bonjour"}]
 
@@ -293,8 +293,9 @@ def test_disconnect_mid_stream_frees_the_slot(serve_fake):
     assert result.choices[0].message.content == "tok tok"
 
 
-def test_more_requests_than_slots_all_complete(serve_fake):
-    url, _engine = serve_fake(reply=lambda r: "un deux trois", parallel=2, delay=0.005)
+def test_more_requests_than_slots_run_two_at_a_time_and_all_complete(serve_fake):
+    reply = "un deux trois quatre cinq six sept huit"
+    url, engine = serve_fake(reply=lambda r: reply, parallel=2, delay=0.01)
     results: list[str] = []
 
     def ask() -> None:
@@ -306,7 +307,9 @@ def test_more_requests_than_slots_all_complete(serve_fake):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert results == ["un deux trois"] * 8
+    assert results == [reply] * 8
+    assert len(engine.spans) == 8
+    assert most_at_once(engine.spans) == 2  # both slots interleave their steps; a third request waits
 
 
 def test_broken_model_file_is_reported_and_others_still_served(tmp_path):
