@@ -11,6 +11,8 @@ import pytest
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
+from causerie.protocol.openai import ResponseFormat, Tool
+from causerie.services.structured import response_format_grammar, tool_call_grammar
 from tests.conftest import client_for, idle_load, most_at_once
 
 USER = [{"role": "user", "content": "Bonjour"}]
@@ -93,16 +95,18 @@ def test_logprobs(serve_fake):
     assert engine.requests[-1].params.logprobs == 2
 
 
-def test_json_response_format_uses_a_grammar(serve_fake):
+def test_json_response_formats_send_their_grammar_to_the_engine(serve_fake):
+    """The fake ignores grammars: that the grammars hold is tested in test_structured.py."""
     url, engine = serve_fake(reply=lambda r: '{"city": "Paris"}')
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    result = client_for(url).chat.completions.create(
-        model="fake",
-        messages=USER,
-        response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
-    )
-    assert json.loads(result.choices[0].message.content) == {"city": "Paris"}
-    assert "city" in engine.requests[-1].params.grammar
+    for response_format in (
+        {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+        {"type": "json_object"},
+    ):
+        result = client_for(url).chat.completions.create(model="fake", messages=USER, response_format=response_format)
+        assert result.choices[0].message.content == '{"city": "Paris"}'
+        expected = response_format_grammar(ResponseFormat.model_validate(response_format))
+        assert expected and engine.requests[-1].params.grammar == expected
 
 
 WEATHER = {
@@ -151,7 +155,7 @@ def test_named_tool_choice_is_forced_by_grammar_and_streamed(serve_fake):
     assert json.loads(calls[0].function.arguments) == {"city": "Kyoto"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     request: GenerationRequest = engine.requests[-1]
-    assert request.params.grammar and "get_weather" in request.params.grammar
+    assert request.params.grammar == tool_call_grammar([Tool.model_validate(WEATHER)])  # this tool's call only
     assert request.prompt.endswith("<tool_call>\n")
 
 
