@@ -38,10 +38,7 @@ def postgres_server() -> Iterator[str]:
     """A throwaway PostgreSQL server on loopback; yields its base URL (no database name)."""
     bindir = _postgres_bin()
     if bindir is None:  # a skip would pass a run that never tested PostgreSQL
-        broken_install(
-            "PostgreSQL (initdb) is not installed; to leave its tests out, deselect them: -k 'not postgresql'"
-        )
-    assert bindir is not None
+        broken_install("PostgreSQL (initdb) is not installed (to leave its tests out: -k 'not postgresql')")
     root = Path(tempfile.mkdtemp(prefix="causerie-pg-"))
     prefix: list[str] = []
     if os.geteuid() == 0:  # PostgreSQL refuses to run as root
