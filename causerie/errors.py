@@ -73,3 +73,9 @@ class StorageUnavailable(CauserieError):
     status_code = 503
     error_type = "server_error"
     code = "storage_unavailable"
+
+
+class ExtraNotInstalled(CauserieError):
+    """A feature needs an optional part of Causerie (a pyproject extra) that is not installed."""
+
+    code = "extra_not_installed"

