@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 
 from causerie.config import Settings
+from causerie.language import detect_language
 from causerie.models.embedded import QWEN_ID
 from causerie.models.registry import ModelRegistry
-from causerie.language import detect_language
 from tests.conftest import client_for, live_server, most_at_once
 
 pytestmark = pytest.mark.model
