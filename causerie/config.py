@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     context_length: int = Field(
         4096, ge=256, description="Context window per sequence, capped by the model's own training context."
     )
+    max_request_bytes: int = Field(
+        8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (a bigger one is answered 413 before it is read); "
+        "raise it to import a larger ChatGPT export.",
+    )
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
     default_locale: str | None = Field(

@@ -27,6 +27,13 @@ class ContextLengthExceeded(InvalidRequest):
     code = "context_length_exceeded"
 
 
+class RequestTooLarge(InvalidRequest):
+    """The request body is over the server's size limit (``max_request_bytes``)."""
+
+    status_code = 413
+    code = "request_too_large"
+
+
 class ModelNotFound(CauserieError):
     status_code = 404
     error_type = "invalid_request_error"

@@ -1,4 +1,8 @@
-"""The application factory: settings in, a FastAPI app out; the lifespan owns the engines and the job workers."""
+"""The application factory: settings in, a FastAPI app out; the lifespan owns the engines and the job workers.
+
+Every request passes, in order: ``ApiKeyAuth`` (before routing, so no route can forget it),
+``BodyLimit`` (before the body is read) and ``CancelOnDisconnect`` (work stops when its client leaves).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from causerie import __version__
+from causerie.api.auth import ApiKeyAuth
+from causerie.api.body_limit import BodyLimit
 from causerie.api.code import router as code_router
 from causerie.api.conversations import router as conversations_router
+from causerie.api.disconnect import CancelOnDisconnect
 from causerie.api.errors import install_error_handlers
 from causerie.api.localize import router as localize_router
 from causerie.api.routes import router
@@ -47,9 +54,13 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         version=__version__,
         description="Self-hosted, multilingual assistant with an OpenAI-compatible API.",
         lifespan=lifespan,
+        redirect_slashes=False,  # `/v1/conversations/` is a 404, not a 307 to another URL
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(CancelOnDisconnect)  # the last added runs first
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(ApiKeyAuth, api_keys=settings.api_keys)
     app.include_router(router)
     app.include_router(conversations_router)
     mount_web_ui(app)

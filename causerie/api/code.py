@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from causerie.api.deps import CodeDep, require_api_key
+from causerie.api.deps import CodeDep
 from causerie.api.errors import error_responses
 from causerie.protocol.code import (
     CodeFixRequest,
@@ -14,8 +14,7 @@ from causerie.protocol.code import (
     CodeResult,
 )
 
-_errors = error_responses(400, 401, 404, 503)
-router = APIRouter(prefix="/v1/code", tags=["code"], dependencies=[Depends(require_api_key)], responses=_errors)
+router = APIRouter(prefix="/v1/code", tags=["code"], responses=error_responses(400, 404, 503))
 
 
 @router.post("/generate", response_model=CodeResult)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from causerie.api.deps import ConversationsDep, RepliesDep, require_api_key
+from causerie.api.deps import ConversationsDep, RepliesDep
 from causerie.api.errors import error_responses
-from causerie.api.sse import sse_response
+from causerie.api.sse import sse_response, sse_responses
 from causerie.errors import InvalidRequest
 from causerie.protocol.conversations import (
     Conversation,
@@ -30,20 +30,10 @@ from causerie.protocol.conversations import (
 )
 from causerie.services.replies import ReplyJob
 
-_errors = error_responses(400, 401, 404, 409, 503)
-router = APIRouter(
-    prefix="/v1/conversations", tags=["conversations"], dependencies=[Depends(require_api_key)], responses=_errors
-)
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], responses=error_responses(400, 404, 409, 503))
 
 FormatQuery = Annotated[Literal["json", "markdown"], Query(alias="format", description="json or markdown")]
-_STREAMED: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "With stream=true (default): text/event-stream of `data: {json}` events "
-        "(user_message, assistant_message, delta…, done, title, error) then `data: [DONE]`. "
-        "With stream=false: the whole exchange as JSON.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
-}
+_STREAMED = sse_responses("stream is true by default: user_message, assistant_message, delta…, done, title, error")
 _EXPORTED: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A file to save (Content-Disposition: attachment).",

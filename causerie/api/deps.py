@@ -1,14 +1,12 @@
-"""FastAPI dependencies, all in one module: the container's services and authentication."""
+"""FastAPI dependencies, all in one module: the container's services (authentication is ``api/auth.py``,
+checked before routing)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from causerie.config import Settings
-from causerie.errors import AuthenticationFailed
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
@@ -28,10 +26,6 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
-
-
-def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
 
 
 def get_pool(container: ContainerDep) -> EnginePool:
@@ -74,7 +68,6 @@ def get_corpora(container: ContainerDep) -> CorpusStore:
     return container.corpora
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[EnginePool, Depends(get_pool)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CompletionsDep = Annotated[CompletionService, Depends(get_completions)]
@@ -85,17 +78,3 @@ SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
 CodeDep = Annotated[CodeService, Depends(get_code)]
 LocalizeDep = Annotated[LocalizeService, Depends(get_localize)]
 CorporaDep = Annotated[CorpusStore, Depends(get_corpora)]
-
-
-def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """Bearer-token check, active only when API keys are configured."""
-    if not settings.api_keys:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if not header:
-        raise AuthenticationFailed(
-            "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."
-        )
-    if scheme.lower() != "bearer" or not any(secrets.compare_digest(token.strip(), key) for key in settings.api_keys):
-        raise AuthenticationFailed("Incorrect API key provided.")

@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict, StrictBool
 
-from causerie.api.deps import CorporaDep, LocalizeDep, require_api_key
+from causerie.api.deps import CorporaDep, LocalizeDep
 from causerie.api.errors import error_responses
 from causerie.localize.options import LocalizeOptions
 from causerie.protocol.base import RequestModel
 from causerie.services.corpora import CORPUS_NAME_PATTERN, UploadedCorpus
 from causerie.services.jobs import Job
 
-_errors = error_responses(400, 401, 404, 409)
-router = APIRouter(prefix="/v1/localize", dependencies=[Depends(require_api_key)], responses=_errors, tags=["localize"])
+router = APIRouter(prefix="/v1/localize", responses=error_responses(400, 404, 409), tags=["localize"])
 
 
 class LocalizeJobRequest(RequestModel, LocalizeOptions):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from causerie.api.deps import ChatDep, CompletionsDep, PoolDep, require_api_key
+from causerie.api.deps import ChatDep, CompletionsDep, PoolDep
 from causerie.api.errors import error_responses
-from causerie.api.sse import sse_response
+from causerie.api.sse import sse_response, sse_responses
 from causerie.models.registry import ModelSpec
 from causerie.protocol.openai import (
     ChatCompletion,
@@ -18,8 +18,7 @@ from causerie.protocol.openai import (
     ModelList,
 )
 
-_errors = error_responses(400, 401, 404, 503)
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors)
+router = APIRouter(prefix="/v1", responses=error_responses(400, 404, 503))
 
 
 def _card(spec: ModelSpec) -> ModelCard:
@@ -38,7 +37,12 @@ async def get_model(model_id: str, pool: PoolDep) -> ModelCard:
     return _card(pool.registry.get(model_id))
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, response_model_exclude_none=True)
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    response_model_exclude_none=True,
+    responses=sse_responses("chat.completion.chunk"),
+)
 async def chat_completions(request: ChatCompletionRequest, chat: ChatDep) -> ChatCompletion | StreamingResponse:
     prepared = await chat.prepare(request)
     if request.stream:
@@ -46,7 +50,12 @@ async def chat_completions(request: ChatCompletionRequest, chat: ChatDep) -> Cha
     return await chat.complete(prepared)
 
 
-@router.post("/completions", response_model=Completion, response_model_exclude_none=True)
+@router.post(
+    "/completions",
+    response_model=Completion,
+    response_model_exclude_none=True,
+    responses=sse_responses("text_completion"),
+)
 async def completions(request: CompletionRequest, service: CompletionsDep) -> Completion | StreamingResponse:
     prepared = await service.prepare(request)
     if request.stream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
@@ -26,6 +27,30 @@ async def _events(chunks: AsyncIterator[BaseModel], exclude_none: bool) -> Async
         yield f"data: {ErrorResponse.of(CauserieError('The server had an error while streaming.')).model_dump_json()}\n\n"
         return
     yield "data: [DONE]\n\n"
+
+
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "One server-sent event (OpenAPI 3.2's itemSchema; 3.1 tools read `schema` per event).",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "string", "contentMediaType": "application/json", "description": "A JSON object, or [DONE]."},
+        "event": {"type": "string"},
+        "id": {"type": "string"},
+        "retry": {"type": "integer", "minimum": 0},
+    },
+}
+
+
+def sse_responses(events: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` of a route that can stream: its 200 is also ``text/event-stream`` of ``events``."""
+    return {
+        200: {
+            "description": f"JSON; with stream=true, text/event-stream: `data: {{json}}` events ({events}), "
+            'then `data: [DONE]`. An error after the stream started arrives as `data: {"error": {...}}`.',
+            "content": {"text/event-stream": {"schema": SSE_EVENT_SCHEMA}},
+        }
+    }
 
 
 def sse_response(chunks: AsyncIterator[BaseModel], *, exclude_none: bool = True) -> StreamingResponse:

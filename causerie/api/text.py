@@ -8,19 +8,18 @@ plain HTTP errors; later ones arrive in the stream as an ``{"error": …}`` even
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from causerie.api.deps import SummarizationDep, TranslationDep, require_api_key
+from causerie.api.deps import SummarizationDep, TranslationDep
 from causerie.api.errors import error_responses
-from causerie.api.sse import sse_response
+from causerie.api.sse import sse_response, sse_responses
 from causerie.protocol.text import SummarizeRequest, Summary, TranslateRequest, Translation
 
-_errors = error_responses(400, 401, 404, 503)
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], responses=_errors, tags=["text"])
+router = APIRouter(prefix="/v1", responses=error_responses(400, 404, 503), tags=["text"])
 
 
-@router.post("/translate", response_model=Translation)
+@router.post("/translate", response_model=Translation, responses=sse_responses("translation.progress…, translation"))
 async def translate(request: TranslateRequest, service: TranslationDep) -> Translation | StreamingResponse:
     """Translate text, Markdown or HTML; the result lists the segments side by side."""
     if request.stream:
@@ -28,7 +27,7 @@ async def translate(request: TranslateRequest, service: TranslationDep) -> Trans
     return await service.translate(request)
 
 
-@router.post("/summarize", response_model=Summary)
+@router.post("/summarize", response_model=Summary, responses=sse_responses("summary.progress…, summary"))
 async def summarize(request: SummarizeRequest, service: SummarizationDep) -> Summary | StreamingResponse:
     """Summarize a document of any length (map-reduce when it exceeds the context)."""
     if request.stream:

@@ -20,14 +20,14 @@ import httpx
 import openai
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from causerie.cli.errors import BackendError
-from causerie.cli.remote_conversations import RemoteConversations, server_message
+from causerie.cli.errors import BackendError, raise_for_event, response_error, sdk_error
+from causerie.cli.remote_conversations import RemoteConversations
 from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
 from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
-from causerie.protocol.openai import ChatCompletionRequest, error_message
+from causerie.protocol.openai import ChatCompletionRequest
 from causerie.protocol.text import (
     SummarizeProgress,
     SummarizeRequest,
@@ -254,11 +254,6 @@ class LocalBackend:
         self._loop = None
 
 
-def _status_message(exc: openai.APIError) -> str:
-    """The server's own ``error.message`` when the body has one, else the SDK's message."""
-    return error_message(exc.body) or exc.message
-
-
 class RemoteBackend:
     """A running Causerie (or any OpenAI-compatible server) through the official ``openai`` SDK."""
 
@@ -277,7 +272,7 @@ class RemoteBackend:
         except openai.APIConnectionError as exc:  # includes timeouts
             raise BackendError(f"cannot reach the server at {self.url}: {exc.message}") from exc
         except openai.APIError as exc:
-            raise BackendError(_status_message(exc)) from exc
+            raise sdk_error(exc) from exc
 
     def _default_id(self) -> str | None:
         """Causerie reports its default model on ``/health``; other servers may not."""
@@ -359,13 +354,12 @@ class RemoteBackend:
             with httpx.stream("POST", self.url + path, json=body, headers=headers, timeout=self.timeout) as response:
                 if response.status_code != 200:
                     response.read()
-                    raise BackendError(server_message(response))
+                    raise response_error(response)
                 for line in response.iter_lines():
                     if not line.startswith("data: ") or line == "data: [DONE]":
                         continue
                     event = json.loads(line[len("data: ") :])
-                    if "error" in event:
-                        raise BackendError(error_message(event) or "the server reported an error")
+                    raise_for_event(event)
                     yield event
         except httpx.HTTPError as exc:
             raise BackendError(f"cannot reach the server at {self.url}: {exc}") from exc

@@ -14,21 +14,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from causerie.cli.errors import BackendError
+from causerie.cli.errors import BackendError, raise_for_event, response_error
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
-from causerie.protocol.openai import error_message
 from causerie.services.conversations import ExportFormat
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
-def server_message(response: httpx.Response) -> str:
-    """The ``error.message`` of a failed response, else its status."""
-    try:
-        message = error_message(response.json())
-    except ValueError:
-        message = None
-    return message or f"the server answered {response.status_code} {response.reason_phrase}"
 
 
 class RemoteConversations:
@@ -48,7 +38,7 @@ class RemoteConversations:
         with self._errors():
             response = self.http.request(method, path, **kwargs)
         if response.is_error:
-            raise BackendError(server_message(response))
+            raise response_error(response)
         return response
 
     def _get(self, path: str, model: type[ModelT], **params: Any) -> ModelT:
@@ -85,15 +75,14 @@ class RemoteConversations:
         ):
             if response.is_error:
                 response.read()
-                raise BackendError(server_message(response))
+                raise response_error(response)
             for line in response.iter_lines():
                 if not line.startswith("data: ") or line == "data: [DONE]":
                     continue
                 event = json.loads(line[6:])
+                raise_for_event(event)
                 if event["type"] == "delta":
                     yield event["content"]
-                elif event["type"] == "error":
-                    raise BackendError(error_message(event) or "the server reported an error")
 
     def close(self) -> None:
         self.http.close()

@@ -1,7 +1,10 @@
 """OpenAI-compatible request and response models.
 
 Requests validate and name the offending parameter; unknown fields that OpenAI clients send
-(``store``, ``metadata``, ``parallel_tool_calls``…) are accepted and ignored.
+(``store``, ``metadata``, ``parallel_tool_calls``…) are accepted and ignored. Validators raise
+pydantic's ``PydanticCustomError``, so pydantic reports where the problem is (a check across fields
+is a validator of the later field, reading the earlier one from ``info.data``); ``api/errors.py``
+makes every validation error a 400 naming that location as ``param``.
 """
 
 from __future__ import annotations
@@ -10,9 +13,10 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from causerie.errors import CauserieError, InvalidRequest
+from causerie.errors import CauserieError
 from causerie.protocol.base import RequestModel
 
 
@@ -84,7 +88,7 @@ class ResponseFormat(BaseModel):
     @model_validator(mode="after")
     def _schema_required(self) -> ResponseFormat:
         if self.type == "json_schema" and self.json_schema is None:
-            raise ValueError("response_format of type 'json_schema' needs a 'json_schema' object")
+            raise PydanticCustomError("missing", "response_format of type 'json_schema' needs a 'json_schema' object")
         return self
 
 
@@ -110,14 +114,15 @@ class SamplingFields(_Request):
     def _stop_list(cls, value: str | list[str] | None) -> list[str]:
         stops = [value] if isinstance(value, str) else list(value or [])
         if len(stops) > 4:
-            raise ValueError("at most 4 stop sequences are allowed")
+            raise PydanticCustomError("too_long", "at most 4 stop sequences are allowed")
         return [s for s in stops if s]
 
-    @model_validator(mode="after")
-    def _stream_options_need_stream(self) -> SamplingFields:
-        if self.stream_options is not None and not self.stream:
-            raise InvalidRequest("stream_options is only allowed when stream is true", param="stream_options")
-        return self
+    @field_validator("stream_options")
+    @classmethod
+    def _stream_options_need_stream(cls, value: StreamOptions | None, info: ValidationInfo) -> StreamOptions | None:
+        if value is not None and info.data.get("stream") is False:
+            raise PydanticCustomError("invalid_value", "stream_options is only allowed when stream is true")
+        return value
 
 
 class ChatCompletionRequest(SamplingFields):
@@ -133,21 +138,30 @@ class ChatCompletionRequest(SamplingFields):
         None, description="Locale profile (fr-FR, ja-JP, en-US): conventions of the system prompt."
     )
 
-    @model_validator(mode="after")
-    def _consistency(self) -> ChatCompletionRequest:
-        if self.top_logprobs is not None and not self.logprobs:
-            raise InvalidRequest("top_logprobs requires logprobs to be true", param="top_logprobs")
-        if isinstance(self.tool_choice, NamedToolChoice):
-            names = [t.function.name for t in self.tools or []]
-            if self.tool_choice.function.name not in names:
-                raise InvalidRequest(
-                    f"tool_choice names function '{self.tool_choice.function.name}', "
-                    f"which is not among the tools ({', '.join(names) or 'none given'})",
-                    param="tool_choice",
-                )
-        elif self.tool_choice == "required" and not self.tools:
-            raise InvalidRequest("tool_choice 'required' needs at least one tool", param="tool_choice")
-        return self
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs_need_logprobs(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("logprobs") is False:
+            raise PydanticCustomError("invalid_value", "top_logprobs requires logprobs to be true")
+        return value
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _tool_choice_among_tools(
+        cls, value: Literal["none", "auto", "required"] | NamedToolChoice | None, info: ValidationInfo
+    ) -> Literal["none", "auto", "required"] | NamedToolChoice | None:
+        if "tools" not in info.data:  # the tools themselves were invalid; that error is reported
+            return value
+        names = [t.function.name for t in info.data["tools"] or []]
+        if isinstance(value, NamedToolChoice) and value.function.name not in names:
+            raise PydanticCustomError(
+                "invalid_value",
+                "tool_choice names function '{name}', which is not among the tools ({names})",
+                {"name": value.function.name, "names": ", ".join(names) or "none given"},
+            )
+        if value == "required" and not names:
+            raise PydanticCustomError("invalid_value", "tool_choice 'required' needs at least one tool")
+        return value
 
     @property
     def completion_limit(self) -> int | None:
@@ -166,7 +180,7 @@ class CompletionRequest(SamplingFields):
     def _prompt_list(cls, value: str | list[str]) -> list[str]:
         prompts = [value] if isinstance(value, str) else value
         if not prompts:
-            raise ValueError("prompt must not be empty")
+            raise PydanticCustomError("too_short", "prompt must not be empty")
         return prompts
 
 
@@ -224,9 +238,11 @@ class LanguageReport(BaseModel):
     """Causerie's extra field on chat completions: did the reply come back in the user's language?"""
 
     language: str = Field(description="The user's language (ISO 639-1), which replies should be in.")
-    detected: str | None = Field(description="The language the model first answered in (None: could not tell).")
+    detected: str | None = Field(
+        None, description="The language the model first answered in (absent: could not tell)."
+    )  # optional in the schema: responses leave out None fields
     corrected: Literal["retried", "translated"] | None = Field(
-        description="How a reply in another language was corrected: asked again more firmly, or translated."
+        None, description="How a reply in another language was corrected: asked again more firmly, or translated."
     )
 
 

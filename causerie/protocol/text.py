@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from causerie.errors import InvalidRequest
 from causerie.language import resolve_language
@@ -28,14 +29,22 @@ class _Request(RequestModel):
     @classmethod
     def _text_present(cls, value: str) -> str:
         if not value.strip():
-            raise InvalidRequest("text is empty: there is nothing to process", param="text", code="empty_text")
+            raise PydanticCustomError("empty_text", "text is empty: there is nothing to process")
         if len(value) > MAX_TEXT_CHARS:
-            raise InvalidRequest(
-                f"text is too long: {len(value)} characters, the limit is {MAX_TEXT_CHARS}",
-                param="text",
-                code="text_too_long",
+            raise PydanticCustomError(
+                "text_too_long",
+                "text is too long: {length} characters, the limit is {limit}",
+                {"length": len(value), "limit": MAX_TEXT_CHARS},
             )
         return value
+
+
+def _resolve(value: str, info: ValidationInfo) -> str:
+    """``resolve_language`` with its error raised as a validator's, which pydantic locates."""
+    try:
+        return resolve_language(value, param=info.field_name or "")
+    except InvalidRequest as exc:
+        raise PydanticCustomError("unknown_language", exc.message) from None
 
 
 class TextUsage(BaseModel):
@@ -73,19 +82,19 @@ class TranslateRequest(_Request):
 
     @field_validator("target_language")
     @classmethod
-    def _target(cls, value: str) -> str:
-        return resolve_language(value, param="target_language")
+    def _target(cls, value: str, info: ValidationInfo) -> str:
+        return _resolve(value, info)
 
     @field_validator("source_language")
     @classmethod
-    def _source(cls, value: str | None) -> str | None:
-        return resolve_language(value, param="source_language") if value else None
+    def _source(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve(value, info) if value else None
 
     @field_validator("glossary")
     @classmethod
     def _glossary(cls, value: dict[str, str]) -> dict[str, str]:
         if any(not source.strip() or not target.strip() for source, target in value.items()):
-            raise InvalidRequest("glossary terms and their translations must not be empty", param="glossary")
+            raise PydanticCustomError("invalid_value", "glossary terms and their translations must not be empty")
         return {source.strip(): target.strip() for source, target in value.items()}
 
 
@@ -140,8 +149,8 @@ class SummarizeRequest(_Request):
 
     @field_validator("language")
     @classmethod
-    def _language(cls, value: str | None) -> str | None:
-        return resolve_language(value, param="language") if value else None
+    def _language(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return _resolve(value, info) if value else None
 
 
 class Summary(BaseModel):

@@ -58,8 +58,8 @@ class Job(BaseModel):
     error: ErrorBody | None = None
 
 
-_INTERRUPTED = ErrorBody(
-    message="interrupted: the server stopped while the job was running", type="server_error", code="interrupted"
+_INTERRUPTED = ErrorBody.of(
+    CauserieError("interrupted: the server stopped while the job was running", code="interrupted")
 )
 
 JobFunction = Callable[[Callable[..., None]], dict[str, Any]]
@@ -140,7 +140,7 @@ class JobRunner:
             self._update(job_id, status="failed", error=ErrorBody.of(exc), finished_at=int(time.time()))
         except Exception as exc:  # a job must never take the worker down; the reason is kept for the client
             log.exception("job %s failed", job_id)
-            error = ErrorBody(message=f"{type(exc).__name__}: {exc}", type="server_error")
+            error = ErrorBody.of(CauserieError(f"{type(exc).__name__}: {exc}"))
             self._update(job_id, status="failed", error=error, finished_at=int(time.time()))
         else:
             self._update(job_id, status="succeeded", result=result, finished_at=int(time.time()))
