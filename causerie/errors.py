@@ -28,7 +28,7 @@ class ContextLengthExceeded(InvalidRequest):
 
 
 class RequestTooLarge(InvalidRequest):
-    """The request body is over the server's size limit (``max_request_bytes``)."""
+    """The request body is over the server's size limit (``max_request_bytes``, ``max_upload_bytes``)."""
 
     status_code = 413
     code = "request_too_large"
