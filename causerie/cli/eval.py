@@ -49,7 +49,7 @@ async def _evaluate(
     try:
         spec = pool.registry.resolve(model)
         await pool.get(spec)  # load (or fail) before the progress bar starts
-        context = EvalContext(pool=pool, model=spec.id, settings=settings)
+        context = EvalContext.of(container, spec.id)
         total = suite.size() if limit is None else min(limit, suite.size())
         columns = (
             TextColumn("{task.description}"),
