@@ -49,6 +49,8 @@ class Detection:
 
     language: str
     confidence: float
+    runner_up: float = 0.0
+    """The probability of the next most likely language."""
 
 
 @lru_cache(maxsize=1)
@@ -92,7 +94,7 @@ def detect(text: str, *, min_confidence: float = MIN_CONFIDENCE) -> Detection | 
     clear = confidence >= min_confidence or (confidence >= MIN_MARGIN_CONFIDENCE and confidence >= MARGIN * runner_up)
     if not clear or code not in language_codes():
         return None
-    return Detection(code, round(confidence, 4))
+    return Detection(code, round(confidence, 4), round(runner_up, 4))
 
 
 def detect_language(text: str) -> str | None:

@@ -11,6 +11,8 @@ import re
 import statistics
 from pathlib import Path
 
+import pytest
+
 from causerie.config import Settings
 from causerie.engine.base import GenerationFinish, GenerationRequest
 from causerie.engine.fake import FakeEngine
@@ -31,12 +33,14 @@ from tests.conftest import fake_spec
 from tests.text_fakes import is_translation, upper_translator, user_text
 
 FRENCH_QUESTION = "Peux-tu m'expliquer comment fonctionne la photosynthèse des plantes ?"
+ENGLISH_QUESTION = "Can you explain to me how photosynthesis works in plants?"
 JAPANESE_QUESTION = "富士山について一文で教えてください。日本で一番高い山ですか？"
 ENGLISH = "Photosynthesis is the process by which green plants turn sunlight, water and carbon dioxide into sugar."
 FRENCH = "La photosynthèse est le processus par lequel les plantes vertes transforment la lumière du soleil en sucre."
 JAPANESE = "富士山は日本で一番高い山で、標高は三千七百七十六メートルです。"
 FIRM = "Réponds uniquement en français."
 
+# Reply starts, some opening with the other language's words: what EARLY_LETTERS and EARLY_MARGIN were chosen on.
 ENGLISH_STARTS = [
     ENGLISH,
     "Sure! Here is a simple explanation of how photosynthesis works in plants.",
@@ -72,6 +76,16 @@ ENGLISH_STARTS = [
     "Good morning! Today we will talk about plants.",
     "The answer is simple: plants need light, water and air.",
     "Sunlight, water and carbon dioxide are needed for photosynthesis.",
+    "Plants use photosynthesis to convert sunlight into energy. They take in carbon dioxide.",
+    "Plants make food from sunlight in a process called photosynthesis.",
+    "The Eiffel Tower is located in Paris and was completed in 1889.",
+    "Water boils at 100 degrees Celsius at sea level.",
+    "A computer program is a set of instructions that a computer follows.",
+    "There are many ways to learn a new language, such as reading books.",
+    "Python is a popular programming language known for its simplicity.",
+    "The French Revolution began in 1789 and changed the country forever.",
+    "Mount Fuji is the highest mountain in Japan, at 3,776 meters.",
+    "To bake bread, you need flour, water, yeast and salt.",
 ]
 FRENCH_STARTS = [
     FRENCH,
@@ -104,6 +118,15 @@ FRENCH_STARTS = [
     "Absolument ! Les plantes utilisent la lumière pour produire du glucose.",
     "Salut ! La photosynthèse, c'est la cuisine des plantes.",
     "Dans les feuilles, les chloroplastes transforment la lumière.",
+    "Les plantes utilisent la photosynthèse pour convertir la lumière en énergie.",
+    "La tour Eiffel se trouve à Paris et a été achevée en 1889.",
+    "L'eau bout à 100 degrés Celsius au niveau de la mer.",
+    "Un programme informatique est un ensemble d'instructions.",
+    "Il existe plusieurs façons d'apprendre une nouvelle langue.",
+    "Python est un langage de programmation connu pour sa simplicité.",
+    "La Révolution française a commencé en 1789.",
+    "Le mont Fuji est la plus haute montagne du Japon.",
+    "Pour faire du pain, il faut de la farine, de l'eau, de la levure et du sel.",
 ]
 
 
@@ -184,26 +207,34 @@ def end_of(events: list[ReplyEvent]) -> ChoiceEnd:
 # ---------------------------------------------------------------- judging a start
 
 
-def test_no_english_start_is_ever_accepted_for_a_french_user():
-    french = plan(FRENCH_QUESTION)
-    for sentence in ENGLISH_STARTS:
+@pytest.mark.parametrize(
+    ("question", "wrong", "right"),
+    [(FRENCH_QUESTION, ENGLISH_STARTS, FRENCH_STARTS), (ENGLISH_QUESTION, FRENCH_STARTS, ENGLISH_STARTS)],
+    ids=["french user", "english user"],
+)
+def test_a_start_in_another_language_is_never_accepted_early(question, wrong, right):
+    expected = plan(question)
+    for sentence in wrong:
         pieces = words(sentence)
         for end in range(1, len(pieces) + 1):
-            verdict = judge(french, "".join(pieces[:end]))
-            assert verdict is None or not verdict.accepted, "".join(pieces[:end])
+            start = "".join(pieces[:end])
+            verdict = judge(expected, start)
+            assert verdict is None or not verdict.accepted, start
+            assert verdict is None or letters(start) >= HOLD_LETTERS  # refused only with the ordinary care
 
 
-def test_a_start_in_the_users_language_is_accepted_mostly_within_a_few_words():
-    french = plan(FRENCH_QUESTION)
+@pytest.mark.parametrize(("question", "right"), [(FRENCH_QUESTION, FRENCH_STARTS), (ENGLISH_QUESTION, ENGLISH_STARTS)])
+def test_a_start_in_the_users_language_is_mostly_accepted_within_a_few_words(question, right):
+    expected = plan(question)
     decided_after: list[int] = []
-    for sentence in FRENCH_STARTS:
+    for sentence in right:
         pieces = words(sentence)
-        verdicts = [(judge(french, "".join(pieces[:i])), "".join(pieces[:i])) for i in range(1, len(pieces) + 1)]
+        verdicts = [(judge(expected, "".join(pieces[:i])), "".join(pieces[:i])) for i in range(1, len(pieces) + 1)]
         verdict, start = next(((v, start) for v, start in verdicts if v is not None), (None, sentence))
         assert verdict is None or verdict.accepted, start  # never refused
         decided_after.append(letters(start))
-    assert statistics.median(decided_after) < 25  # was 40 for every one
-    assert sum(after < HOLD_LETTERS for after in decided_after) >= 0.8 * len(decided_after)
+    assert statistics.median(decided_after) <= 24  # was 40 for every one
+    assert sum(after < HOLD_LETTERS for after in decided_after) >= 0.75 * len(decided_after)
 
 
 def test_east_asian_scripts_decide_in_a_few_characters():
@@ -258,7 +289,7 @@ def test_english_to_a_french_user_is_retried_then_translated(tmp_path):
     policy, translator = translating_policy(tmp_path)
     first, retry = Scripted(words(ENGLISH)), Scripted(words(ENGLISH))
     _, events = asyncio.run(first_release(policy, FRENCH_QUESTION, first, [retry]))
-    assert not first.finished and letters(first.pulled_text) < HOLD_LETTERS  # stopped as soon as it was clear
+    assert not first.finished and letters(first.pulled_text) < letters(ENGLISH)  # stopped once it was clear
     assert retry.finished
     assert [e.text for e in events if isinstance(e, Content)] == [ENGLISH.upper()]  # not one English word shown
     end = end_of(events)
