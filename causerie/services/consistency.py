@@ -120,6 +120,8 @@ def plan_for(request: ChatCompletionRequest) -> LanguagePlan | None:
 
 @dataclass(frozen=True)
 class Verdict:
+    """What ``judge`` found of a reply's start."""
+
     accepted: bool
     detected: str | None
     """The language the reply was found in (None: could not tell)."""
@@ -157,9 +159,8 @@ def judge(plan: LanguagePlan, text: str, *, final: bool = False) -> Verdict | No
 def _by_script(plan: LanguagePlan, words: str) -> Verdict | None:
     """The verdict the script alone gives, when the reply so far is East Asian."""
     counts = east_asian_scripts(words)
-    letters = counts.total()
-    east_asian = letters - counts["other"]
-    if east_asian < SCRIPT_LETTERS or east_asian < SCRIPT_SHARE * letters:
+    east_asian = counts.total() - counts["other"]
+    if east_asian < SCRIPT_LETTERS or east_asian < SCRIPT_SHARE * counts.total():
         return None
     for script, owner in _OWNER.items():
         if counts[script]:
