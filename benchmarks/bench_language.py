@@ -37,7 +37,10 @@ def main() -> None:
         print(
             f"{name:<16} {per_call(lambda text=text: detect(text)):>12.0f} {per_call(lambda request=request: plan_for(request)):>10.0f}"
         )
-    print("A reply in the right language adds one plan and one detection: compare with ~40 ms per decoded token.")
+    print(
+        "A checked reply costs one plan, then one detection per piece until its start is judged (a few pieces):"
+        " compare with ~40 ms per decoded token. Time to first token: benchmarks/bench_language_ttft.py."
+    )
 
 
 if __name__ == "__main__":

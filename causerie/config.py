@@ -53,7 +53,13 @@ class Settings(BaseSettings):
         8 * 1024 * 1024,
         ge=1024,
         description="Largest request body accepted, in bytes (a bigger one is answered 413 before it is read); "
-        "raise it to import a larger ChatGPT export.",
+        "file uploads (multipart) have their own limit, max_upload_bytes.",
+    )
+    max_upload_bytes: int = Field(
+        512 * 1024 * 1024,
+        ge=1024,
+        description="Largest file upload (a multipart/form-data body: a ChatGPT export, a localization corpus), "
+        "in bytes; uploads are spooled to disk as they arrive, not held in memory.",
     )
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")

@@ -28,7 +28,7 @@ class ContextLengthExceeded(InvalidRequest):
 
 
 class RequestTooLarge(InvalidRequest):
-    """The request body is over the server's size limit (``max_request_bytes``)."""
+    """The request body is over the server's size limit (``max_request_bytes``, ``max_upload_bytes``)."""
 
     status_code = 413
     code = "request_too_large"
@@ -80,3 +80,9 @@ class StorageUnavailable(CauserieError):
     status_code = 503
     error_type = "server_error"
     code = "storage_unavailable"
+
+
+class ExtraNotInstalled(CauserieError):
+    """A feature needs an optional part of Causerie (a pyproject extra) that is not installed."""
+
+    code = "extra_not_installed"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -48,6 +49,8 @@ class Detection:
 
     language: str
     confidence: float
+    runner_up: float = 0.0
+    """The probability of the next most likely language."""
 
 
 @lru_cache(maxsize=1)
@@ -61,7 +64,8 @@ def prose(text: str) -> str:
     return _NOISE.sub(" ", text)
 
 
-def _letters(text: str) -> int:
+def letters(text: str) -> int:
+    """How much ``text`` says about its language: its letters, a wide (CJK) one counting ``WIDE_LETTER_WEIGHT``."""
     return sum(WIDE_LETTER_WEIGHT if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text if ch.isalpha())
 
 
@@ -82,7 +86,7 @@ def _spread(text: str, size: int) -> str:
 def detect(text: str, *, min_confidence: float = MIN_CONFIDENCE) -> Detection | None:
     """The language of ``text`` with its confidence, or None when it is too short or unclear."""
     cleaned = prose(_spread(text, _CLEAN_CHARS))
-    if _letters(cleaned) < MIN_LETTERS:
+    if letters(cleaned) < MIN_LETTERS:
         return None
     best, second = _detector().detect(_sample(cleaned), model="lite", k=2)
     code = str(best["lang"]).split("_")[0]
@@ -90,13 +94,34 @@ def detect(text: str, *, min_confidence: float = MIN_CONFIDENCE) -> Detection | 
     clear = confidence >= min_confidence or (confidence >= MIN_MARGIN_CONFIDENCE and confidence >= MARGIN * runner_up)
     if not clear or code not in language_codes():
         return None
-    return Detection(code, round(confidence, 4))
+    return Detection(code, round(confidence, 4), round(runner_up, 4))
 
 
 def detect_language(text: str) -> str | None:
     """ISO 639-1 code of the language ``text`` is written in; None when too short or unclear."""
     found = detect(text)
     return found.language if found else None
+
+
+_SCRIPT_PREFIXES = (
+    ("CJK", "han"),
+    ("IDEOGRAPHIC", "han"),
+    ("HIRAGANA", "kana"),
+    ("KATAKANA", "kana"),
+    ("HALFWIDTH KATAKANA", "kana"),
+    ("HANGUL", "hangul"),
+    ("HALFWIDTH HANGUL", "hangul"),
+)
+
+
+def east_asian_scripts(text: str) -> Counter[str]:
+    """Letters of ``text`` by script: ``han``, ``kana``, ``hangul``, and ``other`` (Latin, Cyrillic…)."""
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if ch.isalpha():
+            name = unicodedata.name(ch, "")
+            counts[next((script for prefix, script in _SCRIPT_PREFIXES if name.startswith(prefix)), "other")] += 1
+    return counts
 
 
 # ---------------------------------------------------------------- names and codes

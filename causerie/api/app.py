@@ -59,7 +59,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(CancelOnDisconnect)  # the last added runs first
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(ApiKeyAuth, api_keys=settings.api_keys)
     app.include_router(router)
     app.include_router(conversations_router)

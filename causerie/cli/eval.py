@@ -1,4 +1,8 @@
-"""``causerie eval``: run a benchmark suite on a model in this process; table, progress, JSON report."""
+"""``causerie eval``: run a benchmark suite on a model in this process; table, progress, JSON report.
+
+The suites' data sets and metrics come from the ``eval`` extra; the runner is imported only once the
+extra is known to be installed, so that the rest of the CLI (and the server) never loads them.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,9 @@ from causerie.cli import backend
 from causerie.cli.common import ModelOpt, _friendly_errors
 from causerie.cli.settings import cli_settings
 from causerie.config import Settings
+from causerie.extras import require_extra
 from causerie.services.container import Container
-from causerie.services.evals.base import EvalContext, ItemResult, SuiteReport
-from causerie.services.evals.runner import available_suites, get_suite, report_dict, run_suite
+from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult, SuiteReport
 
 console = Console(stderr=True)
 
@@ -36,15 +40,16 @@ def _table(report: SuiteReport) -> Table:
 
 
 async def _evaluate(
-    settings: Settings, suite_name: str, model: str | None, limit: int | None, concurrency: int
+    settings: Settings, suite: EvalSuite, model: str | None, limit: int | None, concurrency: int
 ) -> SuiteReport:
-    suite = get_suite(suite_name)
+    from causerie.services.evals.runner import run_suite
+
     container = Container(settings, backend.discover_registry(settings))  # tests replace discovery
     pool = container.pool
     try:
         spec = pool.registry.resolve(model)
         await pool.get(spec)  # load (or fail) before the progress bar starts
-        context = EvalContext(pool=pool, model=spec.id, settings=settings)
+        context = EvalContext.of(container, spec.id)
         total = suite.size() if limit is None else min(limit, suite.size())
         columns = (
             TextColumn("{task.description}"),
@@ -79,13 +84,16 @@ def eval_command(
     list_suites: Annotated[bool, typer.Option("--list", help="List the suites and exit.")] = False,
 ) -> None:
     """Run a benchmark that ships inside a package on a model; prints a table and can write a JSON report."""
-    if list_suites:
-        for name, description in available_suites().items():
-            typer.echo(f"{name}\t{description}")
-        return
     with _friendly_errors():
+        require_extra("eval", "causerie eval")
+        from causerie.services.evals.runner import available_suites, get_suite, report_dict
+
+        if list_suites:
+            for name, description in available_suites().items():
+                typer.echo(f"{name}\t{description}")
+            return
         settings = cli_settings()
-        report = asyncio.run(_evaluate(settings, suite, model, limit, concurrency))
+        report = asyncio.run(_evaluate(settings, get_suite(suite), model, limit, concurrency))
     console.print(_table(report))
     if output is not None:
         output.write_text(json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

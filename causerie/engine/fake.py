@@ -49,7 +49,9 @@ class _FakeSlot:
 
 
 class _FakeSequence:
-    def __init__(self, slot: _FakeSlot, request: GenerationRequest, reply: str, delay: float) -> None:
+    def __init__(
+        self, slot: _FakeSlot, request: GenerationRequest, reply: str, delay: float, spans: list[tuple[float, float]]
+    ) -> None:
         prompt = _prompt_tokens(request.prompt)
         cached = 0
         while cached < min(len(prompt), len(slot.history)) and prompt[cached] == slot.history[cached]:
@@ -60,6 +62,7 @@ class _FakeSequence:
         self.stops = StopMatcher(request.params.stop)
         self.delay = delay
         self.produced = 0
+        self.spans, self.started = spans, time.monotonic()
         slot.history = list(prompt)
 
     def step(self) -> tuple[list[GenerationEvent], bool]:
@@ -81,6 +84,7 @@ class _FakeSequence:
         return events, False
 
     def _finish(self, reason: str) -> GenerationFinish:
+        self.spans.append((self.started, time.monotonic()))
         return GenerationFinish(
             reason="stop" if reason == "stop" else "length",
             prompt_tokens=len(self.prompt),
@@ -106,6 +110,8 @@ class FakeEngine:
         self.model_id = model_id
         self.capabilities = capabilities
         self.requests: list[GenerationRequest] = []
+        self.spans: list[tuple[float, float]] = []
+        """(first step, last step) of every finished sequence, in ``time.monotonic()`` seconds."""
         self._reply = reply
         self._context_length = context_length
         self._chat_template = chat_template
@@ -147,4 +153,4 @@ class FakeEngine:
         self._scheduler.close()
 
     def _start(self, slot: _FakeSlot, request: GenerationRequest) -> _FakeSequence:
-        return _FakeSequence(slot, request, self._reply(request), self._delay)
+        return _FakeSequence(slot, request, self._reply(request), self._delay, self.spans)

@@ -16,7 +16,7 @@ import asyncio
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -87,7 +87,7 @@ class SlotScheduler(Generic[SlotT, PayloadT]):
         with self._cv:
             return len(self._active), len(self._pending)
 
-    async def run(self, payload: PayloadT) -> AsyncIterator[GenerationEvent]:
+    async def run(self, payload: PayloadT) -> AsyncGenerator[GenerationEvent, None]:
         """Queue ``payload`` and stream its events; leaving the iteration cancels the job."""
         job: _Job[PayloadT] = _Job(payload, asyncio.get_running_loop(), asyncio.Queue())
         with self._cv:

@@ -1,13 +1,16 @@
-"""Chat completions: prompt rendering, context checks, tools, structured output, streaming, language policy."""
+"""Chat completions: prompt rendering, context checks, tools, structured output, streaming.
+
+A reply runs as a stream of ``reply_stream`` events per choice; the language policy (``consistency``), when
+the request is checked, wraps that stream. Streaming sends the events as chunks; ``complete`` collects them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
-from causerie.engine.base import Engine, GenerationChunk, GenerationFinish, GenerationRequest
-from causerie.language import detect, detect_language
+from causerie.engine.base import Engine, FinishReason, GenerationFinish, GenerationRequest
 from causerie.protocol.openai import (
     AssistantMessage,
     ChatChoice,
@@ -16,10 +19,9 @@ from causerie.protocol.openai import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     ChatDelta,
+    ChatMessage,
     ChoiceLogprobs,
-    LanguageReport,
     NamedToolChoice,
-    TokenLogprobOut,
     Tool,
     ToolCall,
     ToolCallDelta,
@@ -27,16 +29,16 @@ from causerie.protocol.openai import (
     new_id,
     now,
 )
-from causerie.protocol.text import TranslateRequest
 from causerie.services.chat_format import (
     ChatFormatter,
     could_be_tool_call,
     parse_tool_calls,
     tool_call_from_forced_output,
 )
-from causerie.services.consistency import LanguagePlan, plan_for
+from causerie.services.consistency import LanguagePlan, LanguagePolicy, merge_reports
 from causerie.services.engines import EnginePool
 from causerie.services.locales import apply_locale
+from causerie.services.reply_stream import ChoiceEnd, ChoiceFinish, Content, ReplyStream, collect
 from causerie.services.routing import routing_language
 from causerie.services.sampling import (
     check_capabilities,
@@ -47,7 +49,6 @@ from causerie.services.sampling import (
     usage,
 )
 from causerie.services.structured import response_format_grammar, tool_call_grammar
-from causerie.services.translate import TranslationService
 
 
 @dataclass(frozen=True)
@@ -62,32 +63,29 @@ class PreparedChat:
     tools: list[Tool] = field(default_factory=list)
     forced_tool_call: bool = False
     language: LanguagePlan | None = None
-    """The language replies must be in; None when not checked (tools, JSON, unclear, disabled)."""
+    """The language replies must be in; None when not checked (tools, JSON, unclear, disabled, code)."""
 
 
 class _ChoiceState:
-    """Accumulates one choice's output and decides what is content and what is a tool call."""
+    """Decides what of one choice's output is content and what is a tool call."""
 
     def __init__(self, prepared: PreparedChat) -> None:
         self.tools = prepared.tools
         self.forced = prepared.forced_tool_call
         self.held = ""
         self.holding = bool(self.tools)
-        self.content = ""
 
     def feed(self, text: str) -> str:
         """Content that can be shown now."""
         if not self.holding:
-            self.content += text
             return text
         self.held += text
         if self.forced or could_be_tool_call(self.held):
             return ""
         self.holding, released, self.held = False, self.held, ""
-        self.content += released
         return released
 
-    def finish(self, reason: str) -> tuple[str, list[ToolCall], str]:
+    def finish(self, reason: FinishReason) -> tuple[str, list[ToolCall], ChoiceFinish]:
         """(content not yet shown, tool calls, finish reason)."""
         if not self.held:
             return "", [], reason
@@ -98,18 +96,18 @@ class _ChoiceState:
         else:
             text, calls = parse_tool_calls(self.held, self.tools)
             tail = text or ""
-        self.content += tail
         return tail, calls, "tool_calls" if calls else reason
 
 
 class ChatService:
-    def __init__(self, pool: EnginePool, *, language_consistency: bool | None = None) -> None:
-        self.pool = pool
-        self.language_consistency = (
-            pool.settings.language_consistency if language_consistency is None else language_consistency
-        )
+    """Prepares a chat and runs it; a ``LanguagePolicy``, when given, wraps the replies users read."""
 
-    async def prepare(self, request: ChatCompletionRequest) -> PreparedChat:
+    def __init__(self, pool: EnginePool, *, language: LanguagePolicy | None = None) -> None:
+        self.pool = pool
+        self.language = language
+
+    async def prepare(self, request: ChatCompletionRequest, *, check_language: bool = True) -> PreparedChat:
+        """Validate and render ``request``; ``check_language=False`` for replies no user reads as prose (code)."""
         spec = self.pool.registry.resolve(request.model, language=routing_language(request))
         engine = await self.pool.get(spec)
         tools = (request.tools or []) if request.tool_choice != "none" else []
@@ -128,6 +126,7 @@ class ChatService:
             logprobs=(request.top_logprobs or 0) if request.logprobs else None,
         )
         check_capabilities(engine, params)
+        policy = self.language if check_language else None
         return PreparedChat(
             request=request,
             model_id=spec.id,
@@ -136,203 +135,119 @@ class ChatService:
             prompt_tokens=prompt_tokens,
             tools=forced or tools,
             forced_tool_call=bool(forced),
-            language=plan_for(request) if self.language_consistency else None,
+            language=policy.plan(request) if policy is not None else None,
         )
 
-    async def _retry(self, prepared: PreparedChat) -> PreparedChat:
-        """The same request with the firmer language instruction (see ``consistency``)."""
-        assert prepared.language is not None
-        messages = prepared.language.firmer(prepared.request.messages)
-        retry = await self.prepare(prepared.request.model_copy(update={"messages": messages}))
-        return replace(retry, language=prepared.language)
-
-    async def _translate(self, text: str, prepared: PreparedChat, tally: _Tally) -> str:
-        """``text`` translated into the user's language (code, URLs and markup kept)."""
-        assert prepared.language is not None
-        source = detect_language(text)
-        if source is None:  # nothing left to tell the language by: keep the reply as it is
-            return text
-        result = await TranslationService(self.pool).translate(
-            TranslateRequest(
-                text=text, source_language=source, target_language=prepared.language.expected, model=prepared.model_id
-            )
+    def reply(self, prepared: PreparedChat) -> ReplyStream:
+        """One choice of the reply, with the language policy applied when the request is checked."""
+        if prepared.language is None or self.language is None:
+            return self._generate(prepared)
+        return self.language.apply(
+            prepared.language,
+            self._generate(prepared),
+            retry=lambda messages: self._asked_again(prepared, messages),
+            messages=prepared.request.messages,
+            model=prepared.model_id,
         )
-        tally.extra_prompt += result.usage.prompt_tokens
-        tally.extra_completion += result.usage.completion_tokens
-        return result.text
 
-    async def _complete_choice(self, prepared: PreparedChat, index: int, tally: _Tally) -> ChatChoice:
+    async def _generate(self, prepared: PreparedChat) -> ReplyStream:
+        """The engine's output for one choice: content pieces (tool calls held back), then the end."""
         state = _ChoiceState(prepared)
-        logprobs: list[TokenLogprobOut] = []
         finish: GenerationFinish | None = None
-        async for event in prepared.engine.generate(prepared.generation):
-            if isinstance(event, GenerationChunk):
-                state.feed(event.text)
-                logprobs.extend(logprobs_out(event.logprobs))
-            else:
-                finish = event
+        async with aclosing(prepared.engine.generate(prepared.generation)) as events:
+            async for event in events:
+                if isinstance(event, GenerationFinish):
+                    finish = event
+                    break
+                shown = state.feed(event.text)
+                logprobs = tuple(logprobs_out(event.logprobs)) if prepared.request.logprobs else ()
+                if shown or logprobs:
+                    yield Content(shown, logprobs)
         assert finish is not None  # the engine contract ends every generation with one
-        tally.finishes.append(finish)
-        _, calls, reason = state.finish(finish.reason)
-        return ChatChoice(
-            index=index,
-            message=AssistantMessage(content=state.content or (None if calls else ""), tool_calls=calls or None),
-            finish_reason=reason,  # type: ignore[arg-type]
-            logprobs=ChoiceLogprobs(content=logprobs) if prepared.request.logprobs else None,
-        )
+        tail, calls, reason = state.finish(finish.reason)
+        if tail:
+            yield Content(tail)
+        yield ChoiceEnd(reason, tuple(calls), (finish,))
+
+    async def _asked_again(self, prepared: PreparedChat, messages: list[ChatMessage]) -> ReplyStream:
+        """The same request with other ``messages`` (a policy's retry); its prompt counts as extra usage."""
+        again = await self.prepare(prepared.request.model_copy(update={"messages": messages}), check_language=False)
+        async with aclosing(self._generate(again)) as events:
+            async for event in events:
+                if isinstance(event, ChoiceEnd):
+                    event = replace(event, extra_prompt_tokens=event.extra_prompt_tokens + again.prompt_tokens)
+                yield event
 
     async def complete(self, prepared: PreparedChat) -> ChatCompletion:
         choices: list[ChatChoice] = []
-        tally = _Tally(prepared)
-        plan = prepared.language
+        ends: list[ChoiceEnd] = []
         for index in range(prepared.request.n):
-            choice = await self._complete_choice(prepared, index, tally)
-            if plan is not None and not tally.judge(plan, choice.message.content or ""):
-                tally.correct("retried")
-                retry = await self._retry(prepared)
-                tally.extra_prompt += retry.prompt_tokens
-                choice = await self._complete_choice(retry, index, tally)
-                if not tally.judge(plan, choice.message.content or ""):
-                    tally.correct("translated")
-                    choice.message.content = await self._translate(choice.message.content or "", prepared, tally)
-            choices.append(choice)
+            reply = await collect(self.reply(prepared))
+            calls = list(reply.end.tool_calls)
+            ends.append(reply.end)
+            choices.append(
+                ChatChoice(
+                    index=index,
+                    message=AssistantMessage(
+                        content=reply.content or (None if calls else ""), tool_calls=calls or None
+                    ),
+                    finish_reason=reply.end.reason,
+                    logprobs=ChoiceLogprobs(content=reply.logprobs) if prepared.request.logprobs else None,
+                )
+            )
         return ChatCompletion(
             id=new_id("chatcmpl"),
             created=now(),
             model=prepared.model_id,
             choices=choices,
-            usage=tally.usage(),
-            causerie=tally.report(),
+            usage=_usage(prepared, ends),
+            causerie=merge_reports([end.language for end in ends]),
         )
 
-    async def stream(self, prepared: PreparedChat) -> AsyncIterator[ChatCompletionChunk]:
+    async def stream(self, prepared: PreparedChat) -> AsyncGenerator[ChatCompletionChunk, None]:
         completion_id, created = new_id("chatcmpl"), now()
+        want_logprobs = prepared.request.logprobs
 
-        def chunk(index: int, delta: ChatDelta, **fields: object) -> ChatCompletionChunk:
-            choice = ChatChunkChoice(index=index, delta=delta, **fields)  # type: ignore[arg-type]
+        def chunk(
+            index: int, delta: ChatDelta, *, finish: ChoiceFinish | None = None, logprobs: ChoiceLogprobs | None = None
+        ) -> ChatCompletionChunk:
+            choice = ChatChunkChoice(index=index, delta=delta, finish_reason=finish, logprobs=logprobs)
             return ChatCompletionChunk(id=completion_id, created=created, model=prepared.model_id, choices=[choice])
 
-        tally = _Tally(prepared)
+        ends: list[ChoiceEnd] = []
         for index in range(prepared.request.n):
             yield chunk(index, ChatDelta(role="assistant", content=""))
-            state = _ChoiceState(prepared)
-            async for delta in self._stream_choice(prepared, tally):
-                if isinstance(delta, _ChoiceState):
-                    state = delta
-                else:
-                    yield chunk(index, ChatDelta(content=delta[0]), logprobs=delta[1])
-            tail, calls, reason = state.finish(tally.finishes[-1].reason)
-            if tail:
-                yield chunk(index, ChatDelta(content=tail))
-            if calls:
-                deltas = [
-                    ToolCallDelta(index=i, id=call.id, type="function", function=call.function)
-                    for i, call in enumerate(calls)
-                ]
-                yield chunk(index, ChatDelta(tool_calls=deltas))
-            final = chunk(index, ChatDelta(), finish_reason=reason)
-            if index == prepared.request.n - 1:
-                final.causerie = tally.report()
-            yield final
+            async with aclosing(self.reply(prepared)) as events:  # a client that goes away stops the generation
+                async for event in events:
+                    if isinstance(event, Content):
+                        lp = ChoiceLogprobs(content=list(event.logprobs)) if want_logprobs else None
+                        yield chunk(index, ChatDelta(content=event.text), logprobs=lp)
+                        continue
+                    ends.append(event)
+                    if event.tool_calls:
+                        deltas = [
+                            ToolCallDelta(index=i, id=call.id, type="function", function=call.function)
+                            for i, call in enumerate(event.tool_calls)
+                        ]
+                        yield chunk(index, ChatDelta(tool_calls=deltas))
+                    final = chunk(index, ChatDelta(), finish=event.reason)
+                    if index == prepared.request.n - 1:
+                        final.causerie = merge_reports([end.language for end in ends])
+                    yield final
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield ChatCompletionChunk(
-                id=completion_id, created=created, model=prepared.model_id, choices=[], usage=tally.usage()
+                id=completion_id, created=created, model=prepared.model_id, choices=[], usage=_usage(prepared, ends)
             )
 
-    async def _stream_choice(
-        self, prepared: PreparedChat, tally: _Tally
-    ) -> AsyncIterator[tuple[str, ChoiceLogprobs | None] | _ChoiceState]:
-        """One choice's content pieces, with the language policy of ``consistency`` applied.
 
-        Yields (text, logprobs) pieces, and the ``_ChoiceState`` of the attempt that was kept (for
-        tool calls and the finish reason) before its pieces.
-        """
-        plan, want_logprobs = prepared.language, prepared.request.logprobs
-        attempt = prepared
-        while True:
-            state = _ChoiceState(attempt)
-            yield state
-            judging, collecting, wrong = plan is not None, False, False
-            held: list[tuple[str, ChoiceLogprobs | None]] = []
-            async with aclosing(attempt.engine.generate(attempt.generation)) as events:
-                async for event in events:
-                    if isinstance(event, GenerationFinish):
-                        tally.finishes.append(event)
-                        break
-                    shown = state.feed(event.text)
-                    lp = ChoiceLogprobs(content=logprobs_out(event.logprobs)) if want_logprobs else None
-                    if not (judging or collecting):
-                        if shown or (lp and lp.content):
-                            yield shown, lp
-                        continue
-                    held.append((shown, lp))
-                    if collecting or not plan.ready(_text(held)):  # type: ignore[union-attr]
-                        continue
-                    judging = False
-                    wrong = not tally.judge(plan, _text(held))  # type: ignore[arg-type]
-                    if wrong and attempt is prepared:
-                        break  # drop this start and ask again, more firmly
-                    collecting = wrong
-                    if not wrong:
-                        for piece in held:
-                            yield piece
-                        held = []
-            if judging and held:  # the reply ended before it was long enough to judge: judge all of it
-                wrong = not tally.judge(plan, _text(held))  # type: ignore[arg-type]
-                collecting = wrong and attempt is not prepared
-            if wrong and attempt is prepared:
-                tally.correct("retried")
-                attempt = await self._retry(prepared)
-                tally.extra_prompt += attempt.prompt_tokens
-                continue
-            if collecting:
-                tally.correct("translated")
-                yield await self._translate(_text(held), prepared, tally), None
-            else:
-                for piece in held:
-                    yield piece
-            return
-
-
-def _text(pieces: list[tuple[str, ChoiceLogprobs | None]]) -> str:
-    return "".join(piece for piece, _ in pieces)
-
-
-class _Tally:
-    """Usage over every generation of a request (retries and translations included), and the language report."""
-
-    def __init__(self, prepared: PreparedChat) -> None:
-        self.prepared = prepared
-        self.finishes: list[GenerationFinish] = []
-        self.extra_prompt = 0
-        self.extra_completion = 0
-        self.detected: str | None = None
-        self.corrected: str | None = None
-        self._first = True
-
-    def judge(self, plan: LanguagePlan, text: str) -> bool:
-        """Whether ``text`` is in an accepted language; the first verdict is kept for the report."""
-        found = detect(text)
-        if self._first:
-            self.detected, self._first = (found.language if found else None), False
-        return found is None or found.language in plan.accepted
-
-    def correct(self, how: str) -> None:
-        if self.corrected != "translated":
-            self.corrected = how
-
-    def usage(self) -> Usage:
-        result = usage(self.prepared.prompt_tokens + self.extra_prompt, self.finishes)
-        result.completion_tokens += self.extra_completion
-        result.total_tokens = result.prompt_tokens + result.completion_tokens
-        return result
-
-    def report(self) -> LanguageReport | None:
-        plan = self.prepared.language
-        if plan is None:
-            return None
-        return LanguageReport(language=plan.expected, detected=self.detected, corrected=self.corrected)  # type: ignore[arg-type]
+def _usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
+    """Usage over every generation of a request: its prompt once, retries and translations included."""
+    prompt = prepared.prompt_tokens + sum(end.extra_prompt_tokens for end in ends)
+    result = usage(prompt, [finish for end in ends for finish in end.generations])
+    result.completion_tokens += sum(end.extra_completion_tokens for end in ends)
+    result.total_tokens = result.prompt_tokens + result.completion_tokens
+    return result
 
 
 def _forced_tools(request: ChatCompletionRequest, tools: list[Tool]) -> list[Tool]:

@@ -77,14 +77,17 @@ class CodeService:
     async def ask(
         self, messages: list[dict[str, str]], *, model: str | None, temperature: float, max_tokens: int
     ) -> Reply:
-        """One model reply (through the chat service: same templates, context checks and errors)."""
+        """One model reply (through the chat service: same templates, context checks and errors).
+
+        The reply's language is not checked: it is code, which the sandbox judges (see ``consistency``).
+        """
         request = ChatCompletionRequest(
             model=model,
             messages=[ChatMessage.model_validate(message) for message in messages],
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        completion = await self.chat.complete(await self.chat.prepare(request))
+        completion = await self.chat.complete(await self.chat.prepare(request, check_language=False))
         return Reply(completion.model, completion.choices[0].message.content or "")
 
     async def check(self, index: int, code: str, language: Language, tests: str | None, limits: Limits) -> CodeAttempt:

@@ -16,6 +16,7 @@ from causerie.sandbox import Sandbox
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
+from causerie.services.consistency import LanguagePolicy
 from causerie.services.conversations import ConversationService
 from causerie.services.corpora import CorpusStore
 from causerie.services.engines import EnginePool
@@ -48,8 +49,13 @@ class Container:
         return Sandbox(maximums=self.settings.sandbox_maximums)
 
     @cached_property
+    def language_policy(self) -> LanguagePolicy:
+        return LanguagePolicy(self.translation)
+
+    @cached_property
     def chat(self) -> ChatService:
-        return ChatService(self.pool)
+        """Chat replies, kept in the user's language when ``Settings.language_consistency`` is on."""
+        return ChatService(self.pool, language=self.language_policy if self.settings.language_consistency else None)
 
     @cached_property
     def completions(self) -> CompletionService:
@@ -61,7 +67,7 @@ class Container:
 
     @cached_property
     def summarization(self) -> SummarizationService:
-        return SummarizationService(self.pool)
+        return SummarizationService(self.pool, self.translation)
 
     @cached_property
     def code(self) -> CodeService:

@@ -74,8 +74,9 @@ class SummaryJob:
 
 
 class SummarizationService:
-    def __init__(self, pool: EnginePool) -> None:
+    def __init__(self, pool: EnginePool, translator: TranslationService) -> None:
         self.pool = pool
+        self.translator = translator
 
     async def summarize(self, request: SummarizeRequest) -> Summary:
         """The summary, without progress events."""
@@ -123,7 +124,7 @@ class SummarizationService:
         summary, translated = reply.text, False
         written_in = detect_language(summary)
         if language and written_in and written_in != language:
-            translation = await TranslationService(self.pool).translate(
+            translation = await self.translator.translate(
                 TranslateRequest(
                     text=summary,
                     source_language=written_in,

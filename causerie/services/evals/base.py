@@ -11,17 +11,24 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from causerie.config import Settings
-from causerie.services.engines import EnginePool
+from causerie.services.code import CodeService
+from causerie.services.container import Container
+from causerie.services.summarize import SummarizationService
+from causerie.services.translate import TranslationService
 
 
 @dataclass(frozen=True)
 class EvalContext:
-    """What a suite may use: the engines, the model under test, the settings."""
+    """What a suite may use: the model under test and the services it measures, built once by the container."""
 
-    pool: EnginePool
     model: str
-    settings: Settings
+    translation: TranslationService
+    summarization: SummarizationService
+    code: CodeService
+
+    @classmethod
+    def of(cls, container: Container, model: str) -> EvalContext:
+        return cls(model, container.translation, container.summarization, container.code)
 
 
 @dataclass

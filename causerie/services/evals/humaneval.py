@@ -12,8 +12,6 @@ from typing import Any, ClassVar
 
 from causerie.errors import ContextLengthExceeded
 from causerie.sandbox import PYTHON, Limits, Sandbox
-from causerie.services.chat import ChatService
-from causerie.services.code import CodeService
 from causerie.services.code_text import extract_code
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
 
@@ -66,13 +64,12 @@ class HumanEvalSuite(EvalSuite):
 
     async def run_item(self, index: int, context: EvalContext) -> ItemResult:
         problem = self.problems[index]
-        service = CodeService(ChatService(context.pool), self.sandbox)
         messages = [
             {"role": "system", "content": SYSTEM},
             {"role": "user", "content": INSTRUCTION.format(prompt=problem["prompt"])},
         ]
         try:
-            reply = await service.ask(messages, model=context.model, temperature=0.0, max_tokens=self.max_tokens)
+            reply = await context.code.ask(messages, model=context.model, temperature=0.0, max_tokens=self.max_tokens)
         except ContextLengthExceeded as exc:
             return ItemResult(problem["task_id"], {"pass@1": 0.0}, {"error": exc.message})
         completion = extract_code(reply.text, "python", prefer=f"def {problem['entry_point']}(")

@@ -18,7 +18,6 @@ from rouge_score import rouge_scorer
 
 from causerie.protocol.text import SummarizeRequest, SummaryLength
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
-from causerie.services.summarize import SummarizationService
 
 ASPECTS = ("challenge", "approach", "outcome")
 METRICS = ("rouge1", "rouge2", "rougeL")
@@ -48,7 +47,7 @@ class SummarizationSuite(EvalSuite):
 
     async def run_item(self, index: int, context: EvalContext) -> ItemResult:
         doc_id, document, reference = self.documents[index]
-        result = await SummarizationService(context.pool).summarize(
+        result = await context.summarization.summarize(
             SummarizeRequest(text=document, length=self.length, language="en", model=context.model)
         )
         scores = self._scorer.score(reference, result.summary)

@@ -26,7 +26,6 @@ import sacrebleu
 from causerie.protocol.text import TranslateRequest
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
 from causerie.services.segments import has_prose, mask
-from causerie.services.translate import TranslationService
 
 PAIRS = ("en-fr", "en-ja")
 _MARKERS = re.compile(r"\{\d+\}")
@@ -76,7 +75,7 @@ class TranslationSuite(EvalSuite):
 
     async def run_item(self, index: int, context: EvalContext) -> ItemResult:
         source, reference = self.pairs[index]
-        result = await TranslationService(context.pool).translate(
+        result = await context.translation.translate(
             TranslateRequest(
                 text=source,
                 source_language=self.source_language,
