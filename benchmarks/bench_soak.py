@@ -34,9 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from openai import AsyncOpenAI
+
 from bench_serving import CONCURRENT_PROMPTS
 from harness import REQUEST_TIMEOUT_S, SEED, SMOLLM_ID, Server, api_key, api_stream_async
-from openai import AsyncOpenAI
 
 TARGET_ERRORS = 0
 TARGET_HEALTH_P99_S = 0.100
