@@ -21,7 +21,10 @@ from causerie.extras import install_hint, missing_packages
 from causerie.models.embedded import SMOLLM_ID, locate_smollm2
 from causerie.models.registry import ModelRegistry, ModelSpec
 
-pytest_plugins = ["tests.conversation_fixtures"]  # conv_server, database_url (SQLite and PostgreSQL)
+pytest_plugins = [
+    "tests.conversation_fixtures",  # conv_server, database_url (SQLite and PostgreSQL)
+    "tests.web_fixtures",  # browser, serve, open_page (Chromium through Playwright)
+]
 
 
 # -- what the tests need installed: missing, the run fails (a skip would hide a broken install) ----------
