@@ -173,6 +173,16 @@ def api_key() -> str:
 # Streams
 
 
+def _add_content(result: StreamResult, content: str, now: float, start: float, first: list[float]) -> None:
+    """One content piece that arrived at ``now``; ``first`` holds [t_first, t_last] of content."""
+    if not first:
+        first.extend([now, now])
+        result.ttft_s = now - start
+    first[1] = now
+    result.content_chunks += 1
+    result.text += content
+
+
 def _consume_chunk(result: StreamResult, chunk: Any, now: float, start: float, first: list[float]) -> None:
     """Fold one SDK chunk into ``result``; ``first`` holds [t_first, t_last] of content."""
     if getattr(chunk, "usage", None) is not None:
@@ -181,12 +191,7 @@ def _consume_chunk(result: StreamResult, chunk: Any, now: float, start: float, f
     for choice in chunk.choices or []:
         content = choice.delta.content if choice.delta is not None else None
         if content:
-            if not first:
-                first.extend([now, now])
-                result.ttft_s = now - start
-            first[1] = now
-            result.content_chunks += 1
-            result.text += content
+            _add_content(result, content, now, start, first)
         if choice.finish_reason:
             result.finish_reason = choice.finish_reason
 
@@ -266,12 +271,7 @@ def direct_stream(llm: Any, messages: list[dict], max_tokens: int) -> StreamResu
             for choice in chunk["choices"]:
                 content = choice.get("delta", {}).get("content")
                 if content:
-                    if not first:
-                        first.extend([now, now])
-                        result.ttft_s = now - start
-                    first[1] = now
-                    result.content_chunks += 1
-                    result.text += content
+                    _add_content(result, content, now, start, first)
                 if choice.get("finish_reason"):
                     result.finish_reason = choice["finish_reason"]
     except Exception as exc:
