@@ -1,5 +1,5 @@
-"""FastAPI dependencies, all in one module: the container's services (authentication is ``api/auth.py``,
-checked before routing)."""
+"""FastAPI dependencies, all in one module: the container's services and the request's principal
+(authentication is ``api/auth.py``, checked before routing)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from causerie.principal import PERSONAL, Principal
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
@@ -26,6 +27,16 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_principal(request: Request) -> Principal:
+    """Who the request acts for: set in the request's state by the authentication middleware before
+    routing; ``PERSONAL`` in personal mode."""
+    principal: Principal = getattr(request.state, "principal", PERSONAL)
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
 def get_pool(container: ContainerDep) -> EnginePool:
