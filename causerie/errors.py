@@ -9,6 +9,8 @@ class CauserieError(Exception):
     status_code = 500
     error_type = "server_error"
     code: str | None = None
+    retry_after: int | None = None
+    """Seconds after which trying again may succeed (sent as ``Retry-After``); None: no advice."""
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -46,6 +48,26 @@ class ModelUnavailable(CauserieError):
     status_code = 503
     error_type = "server_error"
     code = "model_unavailable"
+
+
+class UpstreamUnavailable(CauserieError):
+    """No replica of a remote model can take the request now (all down, or all refused it)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "upstream_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+class UpstreamFailed(CauserieError):
+    """A remote engine failed after its reply had started (the connection was cut, the stream broke)."""
+
+    status_code = 502
+    error_type = "server_error"
+    code = "upstream_error"
 
 
 class AuthenticationFailed(CauserieError):

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
         app.state.container = container
         container.open_store()  # opened and migrated now: a bad URL fails the start, not the first request
         container.jobs.start()
+        await container.pool.start()
         for model_id, problem in container.registry.problems.items():
             log.warning("model %s unavailable: %s", model_id, problem)
         if settings.preload and container.registry.default_id:
@@ -71,6 +72,13 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:
         pool = app.state.container.pool
-        return {"status": "ok", "default_model": pool.registry.default_id, "loaded_models": pool.loaded()}
+        health: dict[str, object] = {
+            "status": "ok",
+            "default_model": pool.registry.default_id,
+            "loaded_models": pool.loaded(),
+        }
+        if upstreams := pool.upstream_health():
+            health["upstreams"] = upstreams
+        return health
 
     return app

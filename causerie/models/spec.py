@@ -11,7 +11,7 @@ from typing import Literal
 from causerie.config import Settings
 from causerie.engine.base import Engine
 
-ModelSource = Literal["embedded", "file", "directory", "custom", "localized"]
+ModelSource = Literal["embedded", "file", "directory", "custom", "localized", "upstream"]
 
 # A final quantization tag: -Q4_K_M, .Q4_1, -q8_0, -IQ4_XS, -F16, -BF16, -fp32 …
 _QUANT_SUFFIX = re.compile(r"[-_. ](?:i?q\d+(?:_[a-z0-9]+)*|b?f(?:16|32)|fp(?:16|32))$", re.IGNORECASE)
@@ -34,6 +34,8 @@ class ModelSpec:
     """Builds a custom engine; None means llama.cpp on ``path``."""
     language: str | None = None
     """ISO 639-1 code of the language a localized model was adapted to."""
+    engine: str = "llama.cpp"
+    """What runs it: ``llama.cpp`` in this process, ``upstream:<names>`` for a remote model."""
 
 
 def model_id_from_filename(filename: str) -> str:

@@ -1,4 +1,4 @@
-"""Loads engines on first use and keeps them for the life of the process."""
+"""Loads engines on first use and keeps them for the life of the process; runs the upstreams' health checks."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ class EnginePool:
     def loaded(self) -> list[str]:
         return list(self._engines)
 
+    async def start(self) -> None:
+        """Start the upstreams' health monitors on this event loop (the server's lifespan)."""
+        if self.registry.fleet is not None:
+            await self.registry.fleet.start()
+
+    def upstream_health(self) -> dict[str, bool]:
+        """Upstream name -> in service; empty without upstreams."""
+        return self.registry.fleet.health() if self.registry.fleet is not None else {}
+
     def _load(self, spec: ModelSpec) -> Engine:
         if spec.factory is not None:
             return spec.factory(self.settings)
@@ -54,3 +63,5 @@ class EnginePool:
         for engine in self._engines.values():
             await engine.aclose()
         self._engines.clear()
+        if self.registry.fleet is not None:
+            await self.registry.fleet.aclose()
