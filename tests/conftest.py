@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import openai
 import pytest
@@ -59,10 +59,15 @@ def free_port() -> int:
 @contextmanager
 def live_server(settings: Settings, registry: ModelRegistry) -> Iterator[str]:
     """Serve the app on a free loopback port; yields the base URL."""
+    with live_asgi(create_app(settings, registry)) as url:
+        yield url
+
+
+@contextmanager
+def live_asgi(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, registry), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120

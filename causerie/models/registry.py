@@ -79,14 +79,15 @@ class ModelRegistry:
                 registry._problems[spec.id] = f"the localized model id {spec.id!r} is already taken; not served"
             else:
                 registry.register(spec)
-        registry._add_fleet(upstream_models.connect_fleet(settings))
+        registry.add_fleet(upstream_models.connect_fleet(settings))
         for message in registry.problems.values():
             log.warning("%s", message)
         if settings.default_model:
             registry._default_id = registry.get(settings.default_model).id
         return registry
 
-    def _add_fleet(self, fleet: Fleet | None) -> None:
+    def add_fleet(self, fleet: Fleet | None) -> None:
+        """Register the remote models of ``fleet`` (a local model keeps its id; the clash is a problem entry)."""
         self.fleet = fleet
         if fleet is None:
             return
