@@ -291,3 +291,40 @@ def test_token_counts_use_the_upstream_tokenizer_else_a_safe_estimate(tmp_path):
             assert estimate_tokens("one two three") == 7 and estimate_tokens("東京") == 4
         finally:
             fleet.upstreams[0].healthy = True
+
+
+# -- a second Causerie as the upstream: every service on a remote model ------------------------------
+
+
+def test_a_second_causerie_as_the_upstream_serves_every_service(tmp_path, serve_fake):
+    answer = "Bonjour, je vais très bien ce matin, merci beaucoup."
+    inner_url, inner = serve_fake(model_id="inner", reply=lambda request: answer)
+    settings = Settings(data_dir=tmp_path / "gateway", upstreams=[inner_url + "/v1"], preload=False)
+    with gateway(settings) as (url, _):
+        [card] = httpx.get(url + "/v1/models").json()["data"]
+        assert (card["id"], card["context_length"]) == ("inner", 4096)  # the inner card gives none: the default
+        assert card["engine"] == "upstream:" + inner_url.removeprefix("http://")
+        client = client_for(url)
+        french = [{"role": "user", "content": "Bonjour, comment allez-vous ce matin ?"}]
+
+        reply = client.chat.completions.create(model="auto", messages=french)
+        assert (reply.model, reply.choices[0].message.content) == ("inner", answer)
+        assert reply.model_extra["causerie"]["language"] == "fr"  # the gateway's language check ran
+        assert inner.requests[-1].prompt.startswith("<|user|>Bonjour")  # rendered by the inner Causerie
+        streamed = client.chat.completions.create(model="inner", messages=french, stream=True)
+        assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == answer
+
+        text = client.completions.create(model="inner", prompt="Il était une fois", max_tokens=3)
+        assert (text.choices[0].text, text.choices[0].finish_reason) == ("Bonjour, je vais", "length")
+        assert inner.requests[-1].prompt == "Il était une fois"
+
+        translated = httpx.post(
+            url + "/v1/translate",
+            json={"text": "Good morning, how are you?", "target_language": "fr", "model": "inner"},
+            timeout=60,
+        ).json()
+        assert translated["text"] == answer and translated["model"] == "inner"
+        summary = httpx.post(
+            url + "/v1/summarize", json={"text": "Le matin était calme. " * 20, "model": "inner"}, timeout=60
+        ).json()
+        assert summary["summary"] == answer and summary["chunks"] == 1
