@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
     max_queued: int = Field(
         64,
-        ge=0,
-        description="Requests that may wait for one model beyond those it runs; past it, 503 with Retry-After.",
+        ge=1,
+        description="Requests that may wait for one model (admitted, not yet given a slot: being tokenized or "
+        "queued); one more is answered 503 with Retry-After.",
     )
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
     default_locale: str | None = Field(

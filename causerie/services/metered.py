@@ -83,9 +83,9 @@ class MeteredEngine:
         admission = self.load.admit()  # before any await: a burst cannot slip past the bound
         span = self.tracer.start_span("engine.generate", attributes={"gen_ai.request.model": self.model_id})
         reason: str | None = "abort"  # unless a finish arrives (or an error: counted as neither)
+        last: float | None = None  # when the latest output came
         try:
             async with aclosing(self.inner.generate(replace(request, observer=admission))) as events:
-                last: float | None = None
                 async for event in events:
                     now = time.monotonic()
                     if isinstance(event, GenerationFinish):
@@ -95,6 +95,7 @@ class MeteredEngine:
                         admission.on_started()  # an engine that does not say so had started by its first output
                         if last is None:
                             self.metrics.time_to_first_token.observe(now - admission.admitted)
+                            _note_start(admission, span)
                             span.add_event("first_token")
                             self._note_cache()
                         else:
@@ -107,7 +108,7 @@ class MeteredEngine:
             span.set_status(Status(StatusCode.ERROR, type(exc).__name__))
             raise
         finally:
-            self._ended(admission, reason, span)
+            self._ended(admission, reason, span, output=last is not None)
 
     def _finished(self, finish: GenerationFinish, span: Span) -> None:
         self.metrics.prompt_tokens.inc(finish.prompt_tokens)
@@ -122,16 +123,15 @@ class MeteredEngine:
             }
         )
 
-    def _ended(self, admission: Admission, reason: str | None, span: Span) -> None:
+    def _ended(self, admission: Admission, reason: str | None, span: Span, *, output: bool) -> None:
         seconds = self.load.ended(admission)
         if reason is not None:
             self.metrics.request_success(reason).inc()
             span.set_attribute("gen_ai.response.finish_reasons", [reason])
         if reason in ("stop", "length"):
             self.metrics.e2e_request_latency.observe(seconds)
-        if admission.started is not None:
-            span.add_event("started", timestamp=_epoch_ns(admission.started))
-            span.set_attribute("causerie.queue_seconds", admission.started - admission.admitted)
+        if not output:  # else noted at the first output
+            _note_start(admission, span)
         self._note_cache()
         span.end()
 
@@ -139,6 +139,13 @@ class MeteredEngine:
         cache = self.cache_usage()
         if cache is not None:
             self.metrics.kv_cache_usage_perc.set(cache.fraction)
+
+
+def _note_start(admission: Admission, span: Span) -> None:
+    """The span's ``started`` event (when the engine gave capacity) and the time spent in the queue."""
+    if admission.started is not None:
+        span.add_event("started", timestamp=_epoch_ns(admission.started))
+        span.set_attribute("causerie.queue_seconds", admission.started - admission.admitted)
 
 
 def _epoch_ns(monotonic: float) -> int:
