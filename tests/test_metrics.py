@@ -3,7 +3,9 @@ and the values of several worker processes added up (prometheus-client's multipr
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -156,3 +158,19 @@ def test_multiprocess_mode_adds_up_the_workers(tmp_path, monkeypatch):
     # each worker's live gauges left with it
     assert not list(shared.glob("gauge_live*"))
     assert ("causerie:num_requests_running", frozenset({("model_name", "fake")})) not in samples
+
+
+def test_the_grafana_dashboard_uses_only_exported_metrics():
+    dashboard = json.loads((Path(__file__).parents[1] / "deploy" / "grafana" / "causerie.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in exprs for name in re.findall(r"causerie:[a-z0-9_]+", expr)}
+    metrics = Metrics()
+    metrics.model("fake").request_success("stop").inc()
+    metrics.set_upstream_healthy("gpu-box", True)
+    exported = {
+        sample.name for family in text_string_to_metric_families(metrics.render().decode()) for sample in family.samples
+    }
+    assert used <= exported, used - exported
+    families = {family.name for family in metrics.registry.collect()}
+    # every metric is on the dashboard (families drop the _total of counters)
+    assert {name.removesuffix("_total").removesuffix("_bucket") for name in used} >= families

@@ -40,7 +40,7 @@ class EnginePool:
                 if spec.id not in self._engines:
                     self._engines[spec.id] = self._metered(spec.id, await asyncio.to_thread(self._load, spec))
         engine = self._engines[spec.id]
-        engine.load.check()
+        engine.gate.check()
         return engine
 
     def loaded(self) -> list[str]:

@@ -26,7 +26,7 @@ class MeteredEngine:
 
     def __init__(self, engine: Engine, load: ModelLoad, tracer: Tracer) -> None:
         self.inner = engine
-        self.load = load
+        self.gate = load
         self.metrics = load.metrics
         self.tracer = tracer
         self.model_id: str = engine.model_id
@@ -67,9 +67,9 @@ class MeteredEngine:
         """For ``/health``: the queue and the cache."""
         cache = self.cache_usage()
         status: dict[str, object] = {
-            "running": self.load.running,
-            "waiting": self.load.waiting,
-            "max_queued": self.load.max_queued,
+            "running": self.gate.running,
+            "waiting": self.gate.waiting,
+            "max_queued": self.gate.max_queued,
         }
         if cache is not None:
             status["kv_cache"] = {
@@ -80,7 +80,7 @@ class MeteredEngine:
         return status
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
-        admission = self.load.admit()  # before any await: a burst cannot slip past the bound
+        admission = self.gate.admit()  # before any await: a burst cannot slip past the bound
         span = self.tracer.start_span("engine.generate", attributes={"gen_ai.request.model": self.model_id})
         reason: str | None = "abort"  # unless a finish arrives (or an error: counted as neither)
         last: float | None = None  # when the latest output came
@@ -124,7 +124,7 @@ class MeteredEngine:
         )
 
     def _ended(self, admission: Admission, reason: str | None, span: Span, *, output: bool) -> None:
-        seconds = self.load.ended(admission)
+        seconds = self.gate.ended(admission)
         if reason is not None:
             self.metrics.request_success(reason).inc()
             span.set_attribute("gen_ai.response.finish_reasons", [reason])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any, Protocol, TypeVar
@@ -41,7 +42,8 @@ def exporting_provider(settings: Settings) -> TracerProvider | None:
     endpoint = settings.otlp_endpoint.rstrip("/")
     if not endpoint.endswith(TRACES_PATH):  # a collector's base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it
         endpoint += TRACES_PATH
-    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: "causerie", SERVICE_VERSION: __version__}))
+    named = {} if os.environ.get("OTEL_SERVICE_NAME") else {SERVICE_NAME: "causerie"}
+    provider = TracerProvider(resource=Resource.create({**named, SERVICE_VERSION: __version__}))
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     return provider
 
