@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         "in bytes; uploads are spooled to disk as they arrive, not held in memory.",
     )
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
+    max_queued: int = Field(
+        64,
+        ge=1,
+        description="Requests that may wait for one model (admitted, not yet given a slot: being tokenized or "
+        "queued); one more is answered 503 with Retry-After.",
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
     default_locale: str | None = Field(
         None, description="Locale profile for requests that name none (fr-FR, ja-JP, en-US)."
@@ -69,6 +75,11 @@ class Settings(BaseSettings):
     preload: bool = Field(True, description="Load the default model when the server starts.")
     database_url: str | None = Field(
         None, description="Conversation store (SQLAlchemy URL, e.g. postgresql://...); default: SQLite in data_dir."
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OpenTelemetry collector (OTLP over HTTP, e.g. http://collector:4318) that receives traces; "
+        "unset: no traces.",
     )
     language_consistency: bool = Field(
         True, description="Check that chat replies are in the user's language; ask again or translate when not."

@@ -9,6 +9,8 @@ class CauserieError(Exception):
     status_code = 500
     error_type = "server_error"
     code: str | None = None
+    retry_after: int | None = None
+    """Seconds after which the same request may succeed (sent as ``Retry-After``); None: not said."""
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -46,6 +48,18 @@ class ModelUnavailable(CauserieError):
     status_code = 503
     error_type = "server_error"
     code = "model_unavailable"
+
+
+class Overloaded(CauserieError):
+    """More requests wait for this model than its queue holds (``max_queued``): come back later."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "model_overloaded"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after
 
 
 class AuthenticationFailed(CauserieError):

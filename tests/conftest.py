@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import openai
 import pytest
@@ -57,12 +57,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, registry: ModelRegistry) -> Iterator[str]:
-    """Serve the app on a free loopback port; yields the base URL."""
+def live_server(settings: Settings, registry: ModelRegistry, **app_options: Any) -> Iterator[str]:
+    """Serve the app (``create_app(settings, registry, **app_options)``) on a free loopback port; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings, registry), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(settings, registry, **app_options)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 120

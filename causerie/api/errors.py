@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 
 
 def error_json(exc: CauserieError, status: int | None = None) -> JSONResponse:
-    """The HTTP response for a domain error: OpenAI's envelope, the error's own status unless given."""
-    return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=status or exc.status_code)
+    """The HTTP response for a domain error: OpenAI's envelope, the error's own status unless given, and
+    ``Retry-After`` when the error says when to come back."""
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+    return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=status or exc.status_code, headers=headers)
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

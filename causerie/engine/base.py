@@ -12,6 +12,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from causerie.engine.observer import UNOBSERVED, RequestObserver
+
 FinishReason = Literal["stop", "length"]
 
 
@@ -39,6 +41,8 @@ class GenerationRequest:
     params: SamplingParams = field(default_factory=SamplingParams)
     add_bos: bool = True
     """Prepend the model's BOS token when the model wants one and the prompt does not already start with it."""
+    observer: RequestObserver = field(default=UNOBSERVED, compare=False, repr=False)
+    """Told when the request leaves the engine's wait queue (``engine.observer``)."""
 
 
 @dataclass(frozen=True)

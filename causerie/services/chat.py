@@ -49,6 +49,7 @@ from causerie.services.sampling import (
     usage,
 )
 from causerie.services.structured import response_format_grammar, tool_call_grammar
+from causerie.services.tracing import record_reply, traced
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ class ChatService:
                     event = replace(event, extra_prompt_tokens=event.extra_prompt_tokens + again.prompt_tokens)
                 yield event
 
+    @traced("chat.completions")
     async def complete(self, prepared: PreparedChat) -> ChatCompletion:
         choices: list[ChatChoice] = []
         ends: list[ChoiceEnd] = []
@@ -204,6 +206,7 @@ class ChatService:
             causerie=merge_reports([end.language for end in ends]),
         )
 
+    @traced("chat.completions")
     async def stream(self, prepared: PreparedChat) -> AsyncGenerator[ChatCompletionChunk, None]:
         completion_id, created = new_id("chatcmpl"), now()
         want_logprobs = prepared.request.logprobs
@@ -234,6 +237,7 @@ class ChatService:
                     if index == prepared.request.n - 1:
                         final.causerie = merge_reports([end.language for end in ends])
                     yield final
+        record_reply(_usage(prepared, ends), merge_reports([end.language for end in ends]))
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield ChatCompletionChunk(

@@ -17,6 +17,7 @@ from causerie.protocol.openai import (
 )
 from causerie.services.engines import EnginePool
 from causerie.services.sampling import check_capabilities, check_context, count_prompt, sampling_params, usage
+from causerie.services.tracing import record_reply, traced
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class CompletionService:
                 async for event in prepared.engine.generate(generation):
                     yield p * n + i, event
 
+    @traced("completions")
     async def complete(self, prepared: PreparedCompletion) -> Completion:
         texts: dict[int, str] = {}
         logprobs: dict[int, CompletionLogprobs] = {}
@@ -91,6 +93,7 @@ class CompletionService:
             usage=usage(prepared.prompt_tokens, finishes.values()),
         )
 
+    @traced("completions")
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[Completion]:
         completion_id, created = new_id("cmpl"), now()
         finishes: list[GenerationFinish] = []
@@ -111,6 +114,7 @@ class CompletionService:
                     _extend(lp, event.logprobs, 0)
                 choice = CompletionChoice(index=index, text=text, finish_reason=None, logprobs=lp)
             yield Completion(id=completion_id, created=created, model=prepared.model_id, choices=[choice])
+        record_reply(usage(prepared.prompt_tokens, finishes))
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield Completion(

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from opentelemetry.trace import TracerProvider
+
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 from causerie.sandbox import Sandbox
@@ -22,18 +24,29 @@ from causerie.services.corpora import CorpusStore
 from causerie.services.engines import EnginePool
 from causerie.services.jobs import JobRunner
 from causerie.services.localize import LocalizeService
+from causerie.services.metrics import Metrics
 from causerie.services.replies import ReplyService
 from causerie.services.summarize import SummarizationService
+from causerie.services.tracing import tracer_from
 from causerie.services.translate import TranslationService
 from causerie.store import ConversationRepository, Database, database_url
 
 
 class Container:
-    """Registry, engine pool, store, sandbox, job runner and the services on top, built once from ``settings``."""
+    """Registry, engine pool, metrics, store, sandbox, job runner and the services on top, built once from
+    ``settings``."""
 
-    def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry | None = None,
+        *,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        """``tracer_provider``: where spans go (``services.tracing``); None: no traces."""
         self.settings = settings
         self._registry = registry
+        self._tracer_provider = tracer_provider
         self._database: Database | None = None
 
     @cached_property
@@ -41,8 +54,12 @@ class Container:
         return self._registry if self._registry is not None else ModelRegistry.discover(self.settings)
 
     @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics()
+
+    @cached_property
     def pool(self) -> EnginePool:
-        return EnginePool(self.registry, self.settings)
+        return EnginePool(self.registry, self.settings, self.metrics, tracer_from(self._tracer_provider))
 
     @cached_property
     def sandbox(self) -> Sandbox:
@@ -116,6 +133,8 @@ class Container:
                 await self.replies.aclose()
             if self._built("pool"):
                 await self.pool.aclose()
+            if self._built("metrics"):
+                self.metrics.close()
         finally:
             self.close_store()
 

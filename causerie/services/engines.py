@@ -1,36 +1,58 @@
-"""Loads engines on first use and keeps them for the life of the process."""
+"""Loads engines on first use and keeps them for the life of the process, each behind its admission gate
+and metrics (``MeteredEngine``)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from opentelemetry.trace import Tracer
+
 from causerie.config import Settings
 from causerie.engine.base import Engine
 from causerie.errors import ModelUnavailable
 from causerie.models.registry import ModelRegistry, ModelSpec
+from causerie.services.admission import ModelLoad
+from causerie.services.metered import MeteredEngine
+from causerie.services.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
 
 class EnginePool:
-    def __init__(self, registry: ModelRegistry, settings: Settings) -> None:
+    def __init__(self, registry: ModelRegistry, settings: Settings, metrics: Metrics, tracer: Tracer) -> None:
         self.registry = registry
         self.settings = settings
-        self._engines: dict[str, Engine] = {}
+        self.metrics = metrics
+        self.tracer = tracer
+        """The services' spans come from it too."""
+        self._engines: dict[str, MeteredEngine] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def get(self, spec: ModelSpec) -> Engine:
-        """The engine for ``spec``, loading it (off the event loop) the first time."""
-        if spec.id in self._engines:
-            return self._engines[spec.id]
-        async with self._locks.setdefault(spec.id, asyncio.Lock()):
-            if spec.id not in self._engines:
-                self._engines[spec.id] = await asyncio.to_thread(self._load, spec)
-        return self._engines[spec.id]
+        """The engine for ``spec``, loading it (off the event loop) the first time.
+
+        ``Overloaded`` (503) while the model's wait queue is full: services get their engine when they
+        prepare a request, so a stream is refused before its first byte.
+        """
+        if spec.id not in self._engines:
+            async with self._locks.setdefault(spec.id, asyncio.Lock()):
+                if spec.id not in self._engines:
+                    self._engines[spec.id] = self._metered(spec.id, await asyncio.to_thread(self._load, spec))
+        engine = self._engines[spec.id]
+        engine.gate.check()
+        return engine
 
     def loaded(self) -> list[str]:
         return list(self._engines)
+
+    def status(self) -> dict[str, dict[str, object]]:
+        """Each loaded model's queue and cache (``/health``)."""
+        return {model_id: engine.status() for model_id, engine in self._engines.items()}
+
+    def _metered(self, model_id: str, engine: Engine) -> MeteredEngine:
+        load = ModelLoad(self.metrics.model(model_id), self.settings.max_queued)
+        return MeteredEngine(engine, load, self.tracer)
 
     def _load(self, spec: ModelSpec) -> Engine:
         if spec.factory is not None:
