@@ -13,6 +13,7 @@ from functools import cached_property
 from causerie.config import Settings
 from causerie.models.registry import ModelRegistry
 from causerie.sandbox import Sandbox
+from causerie.services.accounts import AccountService
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
@@ -22,10 +23,11 @@ from causerie.services.corpora import CorpusStore
 from causerie.services.engines import EnginePool
 from causerie.services.jobs import JobRunner
 from causerie.services.localize import LocalizeService
+from causerie.services.model_access import ModelAccess
 from causerie.services.replies import ReplyService
 from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
-from causerie.store import ConversationRepository, Database, database_url
+from causerie.store import AccountRepository, ConversationRepository, Database, database_url
 
 
 class Container:
@@ -41,8 +43,17 @@ class Container:
         return self._registry if self._registry is not None else ModelRegistry.discover(self.settings)
 
     @cached_property
+    def model_access(self) -> ModelAccess:
+        """Which models each principal may use; grants are read from the store only for organizations."""
+        return ModelAccess(
+            self.registry,
+            lambda organization: self.account_repository.grants(organization),
+            self.settings.preview_models,
+        )
+
+    @cached_property
     def pool(self) -> EnginePool:
-        return EnginePool(self.registry, self.settings)
+        return EnginePool(self.registry, self.settings, self.model_access)
 
     @cached_property
     def sandbox(self) -> Sandbox:
@@ -95,6 +106,17 @@ class Container:
     @cached_property
     def repository(self) -> ConversationRepository:
         return ConversationRepository(self.open_store())
+
+    @cached_property
+    def account_repository(self) -> AccountRepository:
+        return AccountRepository(self.open_store())
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """Organizations, members, keys, grants; the first organization adopts the personal-mode jobs and models."""
+        return AccountService(
+            self.account_repository, self.registry, self.settings, adopters=(self.jobs.adopt, self.localize.adopt)
+        )
 
     @cached_property
     def conversations(self) -> ConversationService:
