@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from causerie.config import Settings
@@ -161,6 +162,13 @@ class ModelRegistry:
     def problems(self) -> dict[str, str]:
         """Model id -> why that model cannot be used."""
         return dict(self._problems)
+
+    def reassign(self, old_owner: str, new_owner: str) -> int:
+        """Give every model that ``old_owner`` owns to ``new_owner``; how many there were."""
+        moved = [spec for spec in self._specs.values() if spec.organization_id == old_owner]
+        for spec in moved:
+            self._specs[spec.id] = replace(spec, organization_id=new_owner)
+        return len(moved)
 
     def register(self, spec: ModelSpec, *, default: bool = False) -> None:
         """Add ``spec`` (it replaces a problem entry of the same id); the first one becomes the default."""

@@ -74,12 +74,13 @@ class AccountService:
     def __init__(
         self,
         repository: AccountRepository,
-        registry: ModelRegistry,
+        registry: Callable[[], ModelRegistry],
         settings: Settings,
         adopters: Sequence[Adopter] = (),
     ) -> None:
         self.repository = repository
         self._registry = registry
+        """Called only by the admin API's grants: the CLI's commands never discover models."""
         self._settings = settings
         self._adopters = tuple(adopters)
         self._hasher = PasswordHasher()
@@ -97,7 +98,10 @@ class AccountService:
         now = time.monotonic()
         if now - self._checked_at >= MODE_CHECK_S:
             with self._lock:
-                self._organizations_exist = self.repository.organization_count() > 0
+                first = self.repository.first_organization()
+                if first is not None:  # created by the CLI while this process runs: adopt what it holds too
+                    self._adopt(first.id)
+                self._organizations_exist = first is not None
                 self._checked_at = now
         return self._organizations_exist
 
@@ -121,9 +125,9 @@ class AccountService:
     def create_organization(self, name: str) -> Organization:
         """A new organization; the first one adopts every personal-mode conversation, job and localized model."""
         row, adopted = self.repository.create_organization(name)
-        if self.repository.organization_count() == 1:
-            for adopt in self._adopters:
-                adopt(row.id)
+        first = self.repository.first_organization()
+        if first is not None and first.id == row.id:
+            self._adopt(row.id)
         self._organizations_exist = True
         return _organization_out(row, adopted)
 
@@ -141,8 +145,8 @@ class AccountService:
         return _key_out(self.repository.revoke_key(key_id))
 
     def grant(self, organization: str, model_id: str) -> ModelGrant:
+        """Let ``organization`` use ``model_id`` (which may be served later: the operator may grant ahead)."""
         org = self.repository.organization(organization)
-        self._registry.get(model_id)  # an unknown model is refused; a granted one need not be shared
         self.repository.grant(org.id, model_id)
         return ModelGrant(organization=org.name, model=model_id, granted=True)
 
@@ -170,12 +174,17 @@ class AccountService:
     def share_model(self, principal: Principal, model_id: str, organization: str, *, granted: bool) -> ModelGrant:
         """Grant (or take back) early access to a model that the principal's organization owns."""
         owner = self._administered(principal)
-        spec = self._registry.list()
-        if not any(s.id == model_id and s.organization_id == owner for s in spec):
+        if not any(s.id == model_id and s.organization_id == owner for s in self._registry().list()):
             raise ModelNotFound(f"The model '{model_id}' does not exist", param="model_id")
         return (self.grant if granted else self.revoke_grant)(organization, model_id)
 
     # -- shared ------------------------------------------------------------------------------------
+
+    def _adopt(self, organization_id: str) -> None:
+        """Personal-mode objects kept outside the database (job records, localized models) go to the first
+        organization; idempotent, so the CLI that creates it and a server running meanwhile may both run it."""
+        for adopt in self._adopters:
+            adopt(organization_id)
 
     def _administered(self, principal: Principal) -> str:
         """The organization an owner or admin manages; ``PermissionDenied`` for anyone else."""

@@ -11,7 +11,9 @@ from __future__ import annotations
 from functools import cached_property
 
 from causerie.config import Settings
+from causerie.models.localized import adopt_localized
 from causerie.models.registry import ModelRegistry
+from causerie.principal import PERSONAL_ORGANIZATION_ID
 from causerie.sandbox import Sandbox
 from causerie.services.accounts import AccountService
 from causerie.services.chat import ChatService
@@ -115,8 +117,18 @@ class Container:
     def accounts(self) -> AccountService:
         """Organizations, members, keys, grants; the first organization adopts the personal-mode jobs and models."""
         return AccountService(
-            self.account_repository, self.registry, self.settings, adopters=(self.jobs.adopt, self.localize.adopt)
+            self.account_repository,
+            lambda: self.registry,
+            self.settings,
+            adopters=(self.jobs.adopt, self._adopt_models),
         )
+
+    def _adopt_models(self, organization_id: str) -> int:
+        """Personal mode's localized models: their cards on disk, and the registry's entries once it is built."""
+        adopted = adopt_localized(self.settings, organization_id)
+        if self._built("registry"):
+            self.registry.reassign(PERSONAL_ORGANIZATION_ID, organization_id)
+        return adopted
 
     @cached_property
     def conversations(self) -> ConversationService:

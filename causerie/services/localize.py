@@ -125,12 +125,6 @@ class LocalizeService:
             self._registry.register(spec_from_folder(Path(result.model_dir)))
         return result
 
-    def adopt(self, organization_id: str) -> int:
-        """Give the personal-mode localized models on disk to ``organization_id`` (the first organization)."""
-        from causerie.models.localized import adopt_localized
-
-        return adopt_localized(self._settings, organization_id)
-
 
 def _allowed(value: str | Path, roots: Sequence[Path], kind: PathKind, param: str, refusal: str) -> Path:
     """The allowed real path of ``value``; else ``PathNotAllowed`` with ``refusal``, the same for every reason."""

@@ -36,9 +36,11 @@ class AccountRepository:
 
     # -- organizations ------------------------------------------------------------------------
 
-    def organization_count(self) -> int:
+    def first_organization(self) -> OrganizationRow | None:
+        """The oldest organization (the one that adopted personal mode's data), if any."""
         with self.database.session() as session:
-            return session.scalar(select(func.count()).select_from(OrganizationRow)) or 0
+            query = select(OrganizationRow).order_by(OrganizationRow.created_at, OrganizationRow.id).limit(1)
+            return session.scalar(query)
 
     def create_organization(self, name: str) -> tuple[OrganizationRow, int]:
         """The new organization, and how many personal-mode conversations it adopted (the first one adopts them all)."""
