@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Accepted API keys (comma-separated); empty means no authentication."
+    )
+    auth: Literal["auto", "required"] = Field(
+        "auto",
+        description="auto: personal mode (no key needed, unless api_keys) until an organization exists; "
+        "required: organization mode from the start (every request needs an organization's key).",
+    )
+    preview_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Model ids served only to the organizations granted them (CAUSERIE_PREVIEW_MODELS, comma-separated).",
     )
     context_length: int = Field(
         4096, ge=256, description="Context window per sequence, capped by the model's own training context."
@@ -113,7 +122,7 @@ class Settings(BaseSettings):
         "comma-separated), besides uploaded corpora (<data_dir>/corpora).",
     )
 
-    @field_validator("api_keys", "model_paths", "corpus_roots", mode="before")
+    @field_validator("api_keys", "model_paths", "corpus_roots", "preview_models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

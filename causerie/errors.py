@@ -100,3 +100,25 @@ class ExtraNotInstalled(CauserieError):
     """A feature needs an optional part of Causerie (a pyproject extra) that is not installed."""
 
     code = "extra_not_installed"
+
+
+class NotFound(CauserieError):
+    """An object that does not exist, or that belongs to another owner (the same answer for both)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "not_found"
+
+
+class Conflict(CauserieError):
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "conflict"
+
+
+class PermissionDenied(CauserieError):
+    """The principal is known but its role does not allow the operation (the admin API for a member)."""
+
+    status_code = 403
+    error_type = "invalid_request_error"
+    code = "insufficient_permissions"

@@ -24,6 +24,7 @@ from causerie.models.registry import ModelRegistry, ModelSpec
 pytest_plugins = [
     "tests.conversation_fixtures",  # conv_server, database_url (SQLite and PostgreSQL)
     "tests.web_fixtures",  # browser, serve, open_page (Chromium through Playwright)
+    "tests.org_fixtures",  # orgs: two organizations with admins, members and service keys
 ]
 
 

@@ -1,6 +1,6 @@
 """The application factory: settings in, a FastAPI app out; the lifespan owns the engines and the job workers.
 
-Every request passes, in order: ``ApiKeyAuth`` (before routing, so no route can forget it),
+Every request passes, in order: ``Authentication`` (before routing, so no route can forget it: the request's principal, or a 401),
 ``BodyLimit`` (before the body is read) and ``CancelOnDisconnect`` (work stops when its client leaves).
 """
 
@@ -15,7 +15,8 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.trace import TracerProvider
 
 from causerie import __version__
-from causerie.api.auth import ApiKeyAuth
+from causerie.api.admin import router as admin_router
+from causerie.api.auth import Authentication
 from causerie.api.body_limit import BodyLimit
 from causerie.api.code import router as code_router
 from causerie.api.conversations import router as conversations_router
@@ -74,7 +75,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(CancelOnDisconnect)  # the last added runs first
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
-    app.add_middleware(ApiKeyAuth, api_keys=settings.api_keys)
+    app.add_middleware(Authentication, api_keys=settings.api_keys)
     app.include_router(router)
     app.include_router(conversations_router)
     mount_web_ui(app)
@@ -84,6 +85,7 @@ def create_app(
     app.include_router(metrics_router)
     if tracer_provider is not None:  # the request spans, parents of the services' (``services.tracing``)
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"])
+    app.include_router(admin_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

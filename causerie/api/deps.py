@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from causerie.principal import PERSONAL, Principal
+from causerie.services.accounts import AccountService
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
@@ -89,3 +90,10 @@ SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
 CodeDep = Annotated[CodeService, Depends(get_code)]
 LocalizeDep = Annotated[LocalizeService, Depends(get_localize)]
 CorporaDep = Annotated[CorpusStore, Depends(get_corpora)]
+
+
+def get_accounts(container: ContainerDep) -> AccountService:
+    return container.accounts
+
+
+AccountsDep = Annotated[AccountService, Depends(get_accounts)]

@@ -34,6 +34,8 @@ class ModelSpec:
     """Builds a custom engine; None means llama.cpp on ``path``."""
     language: str | None = None
     """ISO 639-1 code of the language a localized model was adapted to."""
+    organization_id: str | None = None
+    """The organization that owns it (a localized model: whose run produced it); None: served to every one."""
 
 
 def model_id_from_filename(filename: str) -> str:

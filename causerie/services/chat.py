@@ -11,6 +11,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 from causerie.engine.base import Engine, FinishReason, GenerationFinish, GenerationRequest
+from causerie.principal import Principal
 from causerie.protocol.openai import (
     AssistantMessage,
     ChatChoice,
@@ -57,6 +58,8 @@ class PreparedChat:
     """A validated request, ready to run: errors surface here, before any streaming starts."""
 
     request: ChatCompletionRequest
+    principal: Principal
+    """Who asked: a correction (translation) runs for them too."""
     model_id: str
     engine: Engine
     generation: GenerationRequest
@@ -107,9 +110,12 @@ class ChatService:
         self.pool = pool
         self.language = language
 
-    async def prepare(self, request: ChatCompletionRequest, *, check_language: bool = True) -> PreparedChat:
-        """Validate and render ``request``; ``check_language=False`` for replies no user reads as prose (code)."""
-        spec = self.pool.registry.resolve(request.model, language=routing_language(request))
+    async def prepare(
+        self, request: ChatCompletionRequest, principal: Principal, *, check_language: bool = True
+    ) -> PreparedChat:
+        """Validate and render ``request`` (a model ``principal`` may use); ``check_language=False`` for replies no
+        user reads as prose (code)."""
+        spec = self.pool.resolve(request.model, principal, language=routing_language(request))
         engine = await self.pool.get(spec)
         tools = (request.tools or []) if request.tool_choice != "none" else []
         forced = _forced_tools(request, tools)
@@ -130,6 +136,7 @@ class ChatService:
         policy = self.language if check_language else None
         return PreparedChat(
             request=request,
+            principal=principal,
             model_id=spec.id,
             engine=engine,
             generation=GenerationRequest(rendered.text, params),
@@ -149,6 +156,7 @@ class ChatService:
             retry=lambda messages: self._asked_again(prepared, messages),
             messages=prepared.request.messages,
             model=prepared.model_id,
+            principal=prepared.principal,
         )
 
     async def _generate(self, prepared: PreparedChat) -> ReplyStream:
@@ -172,7 +180,9 @@ class ChatService:
 
     async def _asked_again(self, prepared: PreparedChat, messages: list[ChatMessage]) -> ReplyStream:
         """The same request with other ``messages`` (a policy's retry); its prompt counts as extra usage."""
-        again = await self.prepare(prepared.request.model_copy(update={"messages": messages}), check_language=False)
+        again = await self.prepare(
+            prepared.request.model_copy(update={"messages": messages}), prepared.principal, check_language=False
+        )
         async with aclosing(self._generate(again)) as events:
             async for event in events:
                 if isinstance(event, ChoiceEnd):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from causerie.engine.base import Engine, GenerationChunk, GenerationFinish, GenerationRequest, TokenLogprob
 from causerie.errors import InvalidRequest
+from causerie.principal import Principal
 from causerie.protocol.openai import (
     Completion,
     CompletionChoice,
@@ -33,10 +34,10 @@ class CompletionService:
     def __init__(self, pool: EnginePool) -> None:
         self.pool = pool
 
-    async def prepare(self, request: CompletionRequest) -> PreparedCompletion:
+    async def prepare(self, request: CompletionRequest, principal: Principal) -> PreparedCompletion:
         if request.suffix:
             raise InvalidRequest("suffix (fill-in-the-middle) is not supported", param="suffix")
-        spec = self.pool.registry.resolve(request.model)
+        spec = self.pool.resolve(request.model, principal)
         engine = await self.pool.get(spec)
         params = sampling_params(request, max_tokens=request.max_tokens, logprobs=request.logprobs)
         check_capabilities(engine, params)

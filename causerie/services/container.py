@@ -13,8 +13,11 @@ from functools import cached_property
 from opentelemetry.trace import TracerProvider
 
 from causerie.config import Settings
+from causerie.models.localized import adopt_localized
 from causerie.models.registry import ModelRegistry
+from causerie.principal import PERSONAL_ORGANIZATION_ID
 from causerie.sandbox import Sandbox
+from causerie.services.accounts import AccountService
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
@@ -25,11 +28,12 @@ from causerie.services.engines import EnginePool
 from causerie.services.jobs import JobRunner
 from causerie.services.localize import LocalizeService
 from causerie.services.metrics import Metrics
+from causerie.services.model_access import ModelAccess
 from causerie.services.replies import ReplyService
 from causerie.services.summarize import SummarizationService
 from causerie.services.tracing import tracer_from
 from causerie.services.translate import TranslationService
-from causerie.store import ConversationRepository, Database, database_url
+from causerie.store import AccountRepository, ConversationRepository, Database, database_url
 
 
 class Container:
@@ -58,8 +62,19 @@ class Container:
         return Metrics()
 
     @cached_property
+    def model_access(self) -> ModelAccess:
+        """Which models each principal may use; grants are read from the store only for organizations."""
+        return ModelAccess(
+            self.registry,
+            lambda organization: self.account_repository.grants(organization),
+            self.settings.preview_models,
+        )
+
+    @cached_property
     def pool(self) -> EnginePool:
-        return EnginePool(self.registry, self.settings, self.metrics, tracer_from(self._tracer_provider))
+        return EnginePool(
+            self.registry, self.settings, self.model_access, self.metrics, tracer_from(self._tracer_provider)
+        )
 
     @cached_property
     def sandbox(self) -> Sandbox:
@@ -112,6 +127,27 @@ class Container:
     @cached_property
     def repository(self) -> ConversationRepository:
         return ConversationRepository(self.open_store())
+
+    @cached_property
+    def account_repository(self) -> AccountRepository:
+        return AccountRepository(self.open_store())
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """Organizations, members, keys, grants; the first organization adopts the personal-mode jobs and models."""
+        return AccountService(
+            self.account_repository,
+            lambda: self.registry,
+            self.settings,
+            adopters=(self.jobs.adopt, self._adopt_models),
+        )
+
+    def _adopt_models(self, organization_id: str) -> int:
+        """Personal mode's localized models: their cards on disk, and the registry's entries once it is built."""
+        adopted = adopt_localized(self.settings, organization_id)
+        if self._built("registry"):
+            self.registry.reassign(PERSONAL_ORGANIZATION_ID, organization_id)
+        return adopted
 
     @cached_property
     def conversations(self) -> ConversationService:

@@ -1,5 +1,5 @@
 """Loads engines on first use and keeps them for the life of the process, each behind its admission gate
-and metrics (``MeteredEngine``)."""
+and metrics (``MeteredEngine``); finds the model a principal asked for."""
 
 from __future__ import annotations
 
@@ -12,22 +12,40 @@ from causerie.config import Settings
 from causerie.engine.base import Engine
 from causerie.errors import ModelUnavailable
 from causerie.models.registry import ModelRegistry, ModelSpec
+from causerie.principal import Principal
 from causerie.services.admission import ModelLoad
 from causerie.services.metered import MeteredEngine
 from causerie.services.metrics import Metrics
+from causerie.services.model_access import ModelAccess
 
 log = logging.getLogger(__name__)
 
 
 class EnginePool:
-    def __init__(self, registry: ModelRegistry, settings: Settings, metrics: Metrics, tracer: Tracer) -> None:
+    def __init__(
+        self, registry: ModelRegistry, settings: Settings, access: ModelAccess, metrics: Metrics, tracer: Tracer
+    ) -> None:
         self.registry = registry
         self.settings = settings
+        self.access = access
         self.metrics = metrics
         self.tracer = tracer
         """The services' spans come from it too."""
         self._engines: dict[str, MeteredEngine] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+
+    def models(self, principal: Principal) -> list[ModelSpec]:
+        """The models ``principal`` may use (``ModelAccess``), in registration order."""
+        return self.registry.list(self.access.allowed(principal))
+
+    def model(self, model_id: str, principal: Principal) -> ModelSpec:
+        """``model_id`` if ``principal`` may use it; else ``ModelNotFound``, as for a model that does not exist."""
+        return self.registry.get(model_id, self.access.allowed(principal))
+
+    def resolve(self, model_id: str | None, principal: Principal, *, language: str | None = None) -> ModelSpec:
+        """The model a request of ``principal`` names (None: the default; ``auto``: by ``language``), among
+        the ones it may use: every model lookup of the services goes through here."""
+        return self.registry.resolve(model_id, language=language, allowed=self.access.allowed(principal))
 
     async def get(self, spec: ModelSpec) -> Engine:
         """The engine for ``spec``, loading it (off the event loop) the first time.

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from causerie.engine.base import Engine, GenerationChunk, GenerationRequest, SamplingParams
+from causerie.principal import Principal
 from causerie.protocol.openai import ChatMessage
 from causerie.protocol.text import TextUsage
 from causerie.services.chat_format import ChatFormatter
@@ -31,8 +32,8 @@ class Prompter:
         self._formatter = ChatFormatter(engine.chat_template, engine.bos_token, engine.eos_token)
 
     @classmethod
-    async def open(cls, pool: EnginePool, model: str | None) -> Prompter:
-        spec = pool.registry.resolve(model)
+    async def open(cls, pool: EnginePool, model: str | None, principal: Principal) -> Prompter:
+        spec = pool.resolve(model, principal)
         return cls(await pool.get(spec), spec.id)
 
     @property

@@ -1,4 +1,5 @@
-"""Tables: conversations and their messages, which form a tree through ``parent_id``.
+"""Tables: conversations (owned: ``Owned``) and their messages, which form a tree through ``parent_id``
+and are reached through their conversation. Organizations, users and keys are in ``accounts_tables``.
 
 Times are Unix seconds (floats, so messages created within one second keep their order).
 Changing a table means adding an Alembic revision under ``migrations/versions``.
@@ -10,6 +11,8 @@ import enum
 
 from sqlalchemy import Double, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from causerie.store.ownership import Owned
 
 
 class Base(DeclarativeBase):
@@ -24,7 +27,7 @@ class MessageStatus(str, enum.Enum):
     """The engine failed while writing it; what it wrote so far is kept."""
 
 
-class ConversationRow(Base):
+class ConversationRow(Owned, Base):
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
