@@ -86,3 +86,11 @@ class ExtraNotInstalled(CauserieError):
     """A feature needs an optional part of Causerie (a pyproject extra) that is not installed."""
 
     code = "extra_not_installed"
+
+
+class ResponseNotFound(CauserieError):
+    """No stored response with that id is the principal's (the Responses API)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "response_not_found"

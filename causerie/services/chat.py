@@ -200,7 +200,7 @@ class ChatService:
             created=now(),
             model=prepared.model_id,
             choices=choices,
-            usage=_usage(prepared, ends),
+            usage=reply_usage(prepared, ends),
             causerie=merge_reports([end.language for end in ends]),
         )
 
@@ -237,11 +237,15 @@ class ChatService:
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield ChatCompletionChunk(
-                id=completion_id, created=created, model=prepared.model_id, choices=[], usage=_usage(prepared, ends)
+                id=completion_id,
+                created=created,
+                model=prepared.model_id,
+                choices=[],
+                usage=reply_usage(prepared, ends),
             )
 
 
-def _usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
+def reply_usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
     """Usage over every generation of a request: its prompt once, retries and translations included."""
     prompt = prepared.prompt_tokens + sum(end.extra_prompt_tokens for end in ends)
     result = usage(prompt, [finish for end in ends for finish in end.generations])
