@@ -142,12 +142,11 @@ class TextFormat(_Part):
     description: str | None = None
     strict: bool | None = None
 
-    @field_validator("schema_")
-    @classmethod
-    def _schema_for_json_schema(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
-        if value is None and info.data.get("type") == "json_schema":
+    @model_validator(mode="after")
+    def _schema_for_json_schema(self) -> TextFormat:
+        if self.type == "json_schema" and self.schema_ is None:
             raise PydanticCustomError("missing", "a text.format of type 'json_schema' needs a 'schema'")
-        return value
+        return self
 
 
 class TextConfig(_Part):
