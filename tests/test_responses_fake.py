@@ -224,8 +224,9 @@ def test_previous_response_id_continues_without_resending(serve_fake):
     assert [item.content[0].text for item in items.data] == ["Comment je m'appelle ?"]
 
 
-def test_stored_chain_shows_as_one_conversation(serve_fake):
-    url, _ = serve_fake(reply=lambda r: "Enchanté !")
+def test_stored_chain_shows_as_one_conversation(conv_server):
+    """On SQLite and on PostgreSQL."""
+    url, _ = conv_server(reply=lambda r: "Enchanté !")
     client = client_for(url)
     first = client.responses.create(model="fake", input="Bonjour, je suis Aiko.", instructions="Sois bref.")
     client.responses.create(model="fake", input="Et toi ?", previous_response_id=first.id)
@@ -252,8 +253,8 @@ def test_store_false_keeps_nothing(serve_fake):
     assert api(url).get("/conversations").json()["data"] == []
 
 
-def test_input_items_pagination_and_delete(serve_fake):
-    url, _ = serve_fake(reply=lambda r: "ok")
+def test_input_items_pagination_and_delete(conv_server):
+    url, _ = conv_server(reply=lambda r: "ok")
     client = client_for(url)
     response = client.responses.create(model="fake", input=[{"role": "user", "content": f"m{i}"} for i in range(3)])
     newest = client.responses.input_items.list(response.id, limit=2)

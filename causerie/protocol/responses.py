@@ -19,6 +19,13 @@ from causerie.protocol.base import RequestModel, RequestPart
 ItemStatus = Literal["in_progress", "completed", "incomplete"]
 
 
+def _or_string(schema: dict[str, Any]) -> None:
+    """The documented schema of a list field that also takes a string (turned into that list before validation)."""
+    listed = {key: value for key, value in schema.items() if key not in ("title", "default")}
+    schema.clear()
+    schema["anyOf"] = [{"type": "string"}, listed]
+
+
 class _Part(RequestPart):
     model_config = ConfigDict(strict=True, extra="ignore")
 
@@ -34,7 +41,7 @@ class MessageItem(_Part):
     type: Literal["message"] = "message"
     id: str | None = None
     role: Literal["user", "assistant", "system", "developer"]
-    content: list[TextContent]
+    content: list[TextContent] = Field(json_schema_extra=_or_string)
     status: ItemStatus | None = None
 
     @model_validator(mode="before")
@@ -157,7 +164,7 @@ class ResponseCreateRequest(RequestModel):
     model_config = ConfigDict(strict=True, extra="ignore")
 
     model: str | None = None
-    input: list[InputItem] = Field(default_factory=list)
+    input: list[InputItem] = Field(default_factory=list, json_schema_extra=_or_string)
     instructions: str | None = None
     previous_response_id: str | None = None
     max_output_tokens: int | None = Field(None, ge=1)
