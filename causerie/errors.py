@@ -122,3 +122,11 @@ class PermissionDenied(CauserieError):
     status_code = 403
     error_type = "invalid_request_error"
     code = "insufficient_permissions"
+
+
+class ResponseNotFound(CauserieError):
+    """No stored response with that id is the principal's (the Responses API)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "response_not_found"

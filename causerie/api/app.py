@@ -24,6 +24,7 @@ from causerie.api.disconnect import CancelOnDisconnect
 from causerie.api.errors import install_error_handlers
 from causerie.api.localize import router as localize_router
 from causerie.api.metrics import router as metrics_router
+from causerie.api.responses import router as responses_router
 from causerie.api.routes import router
 from causerie.api.text import router as text_router
 from causerie.api.web import mount_web_ui
@@ -77,6 +78,7 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(Authentication, api_keys=settings.api_keys)
     app.include_router(router)
+    app.include_router(responses_router)
     app.include_router(conversations_router)
     mount_web_ui(app)
     app.include_router(code_router)

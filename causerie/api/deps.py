@@ -18,6 +18,7 @@ from causerie.services.corpora import CorpusStore
 from causerie.services.engines import EnginePool
 from causerie.services.localize import LocalizeService
 from causerie.services.replies import ReplyService
+from causerie.services.responses import ResponseService
 from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
 
@@ -60,6 +61,10 @@ def get_replies(container: ContainerDep) -> ReplyService:
     return container.replies
 
 
+def get_responses(container: ContainerDep) -> ResponseService:
+    return container.responses
+
+
 def get_translation(container: ContainerDep) -> TranslationService:
     return container.translation
 
@@ -85,6 +90,7 @@ ChatDep = Annotated[ChatService, Depends(get_chat)]
 CompletionsDep = Annotated[CompletionService, Depends(get_completions)]
 ConversationsDep = Annotated[ConversationService, Depends(get_conversations)]
 RepliesDep = Annotated[ReplyService, Depends(get_replies)]
+ResponsesDep = Annotated[ResponseService, Depends(get_responses)]
 TranslationDep = Annotated[TranslationService, Depends(get_translation)]
 SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
 CodeDep = Annotated[CodeService, Depends(get_code)]

@@ -212,7 +212,7 @@ class ChatService:
             created=now(),
             model=prepared.model_id,
             choices=choices,
-            usage=_usage(prepared, ends),
+            usage=reply_usage(prepared, ends),
             causerie=merge_reports([end.language for end in ends]),
         )
 
@@ -247,15 +247,19 @@ class ChatService:
                     if index == prepared.request.n - 1:
                         final.causerie = merge_reports([end.language for end in ends])
                     yield final
-        record_reply(_usage(prepared, ends), merge_reports([end.language for end in ends]))
+        record_reply(reply_usage(prepared, ends), merge_reports([end.language for end in ends]))
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield ChatCompletionChunk(
-                id=completion_id, created=created, model=prepared.model_id, choices=[], usage=_usage(prepared, ends)
+                id=completion_id,
+                created=created,
+                model=prepared.model_id,
+                choices=[],
+                usage=reply_usage(prepared, ends),
             )
 
 
-def _usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
+def reply_usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
     """Usage over every generation of a request: its prompt once, retries and translations included."""
     prompt = prepared.prompt_tokens + sum(end.extra_prompt_tokens for end in ends)
     result = usage(prompt, [finish for end in ends for finish in end.generations])

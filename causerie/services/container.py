@@ -30,10 +30,12 @@ from causerie.services.localize import LocalizeService
 from causerie.services.metrics import Metrics
 from causerie.services.model_access import ModelAccess
 from causerie.services.replies import ReplyService
+from causerie.services.response_history import ResponseHistory
+from causerie.services.responses import ResponseService
 from causerie.services.summarize import SummarizationService
 from causerie.services.tracing import tracer_from
 from causerie.services.translate import TranslationService
-from causerie.store import AccountRepository, ConversationRepository, Database, database_url
+from causerie.store import AccountRepository, ConversationRepository, Database, ResponseRepository, database_url
 
 
 class Container:
@@ -157,6 +159,11 @@ class Container:
     def replies(self) -> ReplyService:
         return ReplyService(self.chat, self.repository)
 
+    @cached_property
+    def responses(self) -> ResponseService:
+        """The Responses API: chat replies, stored with their owner and mirrored as conversations."""
+        return ResponseService(self.chat, ResponseRepository(self.open_store()), ResponseHistory(self.repository))
+
     def _built(self, name: str) -> bool:
         return name in self.__dict__
 
@@ -167,6 +174,8 @@ class Container:
                 self.jobs.shutdown()
             if self._built("replies"):
                 await self.replies.aclose()
+            if self._built("responses"):
+                await self.responses.aclose()
             if self._built("pool"):
                 await self.pool.aclose()
             if self._built("metrics"):
