@@ -18,6 +18,7 @@ from causerie.api.body_limit import BodyLimit
 from causerie.api.code import router as code_router
 from causerie.api.conversations import router as conversations_router
 from causerie.api.disconnect import CancelOnDisconnect
+from causerie.api.embeddings import router as embeddings_router
 from causerie.api.errors import install_error_handlers
 from causerie.api.localize import router as localize_router
 from causerie.api.routes import router
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, registry: ModelRegistry | None 
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes, max_upload_bytes=settings.max_upload_bytes)
     app.add_middleware(ApiKeyAuth, api_keys=settings.api_keys)
     app.include_router(router)
+    app.include_router(embeddings_router)
     app.include_router(conversations_router)
     mount_web_ui(app)
     app.include_router(code_router)
