@@ -21,6 +21,7 @@ from causerie.api.body_limit import BodyLimit
 from causerie.api.code import router as code_router
 from causerie.api.conversations import router as conversations_router
 from causerie.api.disconnect import CancelOnDisconnect
+from causerie.api.embeddings import router as embeddings_router
 from causerie.api.errors import install_error_handlers
 from causerie.api.localize import router as localize_router
 from causerie.api.metrics import router as metrics_router
@@ -79,6 +80,7 @@ def create_app(
     app.add_middleware(Authentication, api_keys=settings.api_keys)
     app.include_router(router)
     app.include_router(responses_router)
+    app.include_router(embeddings_router)
     app.include_router(conversations_router)
     mount_web_ui(app)
     app.include_router(code_router)

@@ -15,6 +15,7 @@ from causerie.services.completions import CompletionService
 from causerie.services.container import Container
 from causerie.services.conversations import ConversationService
 from causerie.services.corpora import CorpusStore
+from causerie.services.embeddings import EmbeddingService
 from causerie.services.engines import EnginePool
 from causerie.services.localize import LocalizeService
 from causerie.services.replies import ReplyService
@@ -65,6 +66,10 @@ def get_responses(container: ContainerDep) -> ResponseService:
     return container.responses
 
 
+def get_embeddings(container: ContainerDep) -> EmbeddingService:
+    return container.embeddings
+
+
 def get_translation(container: ContainerDep) -> TranslationService:
     return container.translation
 
@@ -88,6 +93,7 @@ def get_corpora(container: ContainerDep) -> CorpusStore:
 PoolDep = Annotated[EnginePool, Depends(get_pool)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CompletionsDep = Annotated[CompletionService, Depends(get_completions)]
+EmbeddingsDep = Annotated[EmbeddingService, Depends(get_embeddings)]
 ConversationsDep = Annotated[ConversationService, Depends(get_conversations)]
 RepliesDep = Annotated[ReplyService, Depends(get_replies)]
 ResponsesDep = Annotated[ResponseService, Depends(get_responses)]

@@ -23,7 +23,11 @@ router = APIRouter(prefix="/v1", responses=error_responses(400, 404, 503))
 
 def _card(spec: ModelSpec) -> ModelCard:
     return ModelCard(
-        id=spec.id, created=spec.created, context_length=spec.context_length, description=spec.description or None
+        id=spec.id,
+        created=spec.created,
+        context_length=spec.context_length,
+        description=spec.description or None,
+        capability=spec.capability,
     )
 
 

@@ -96,6 +96,7 @@ class ModelRegistry:
                 created=int(path.stat().st_mtime),
                 description=info.name or "",
                 context_length=info.context_length,
+                capability="embedding" if info.pools else "chat",
             )
         )
 
@@ -171,10 +172,10 @@ class ModelRegistry:
         return len(moved)
 
     def register(self, spec: ModelSpec, *, default: bool = False) -> None:
-        """Add ``spec`` (it replaces a problem entry of the same id); the first one becomes the default."""
+        """Add ``spec`` (it replaces a problem entry of the same id); the first chat model becomes the default."""
         if spec.id in self._specs:
             raise ValueError(f"a model with id {spec.id!r} is already registered")
         self._specs[spec.id] = spec
         self._problems.pop(spec.id, None)
-        if default or self._default_id is None:
+        if spec.capability == "chat" and (default or self._default_id is None):
             self._default_id = spec.id

@@ -318,6 +318,8 @@ class ModelCard(BaseModel):
     owned_by: str = "causerie"
     context_length: int | None = None
     description: str | None = None
+    capability: Literal["chat", "embedding"] = "chat"
+    """What the model is served for: ``chat`` (chat and text completions) or ``embedding`` (/v1/embeddings)."""
 
 
 class ModelList(BaseModel):

@@ -24,6 +24,7 @@ from causerie.services.completions import CompletionService
 from causerie.services.consistency import LanguagePolicy
 from causerie.services.conversations import ConversationService
 from causerie.services.corpora import CorpusStore
+from causerie.services.embeddings import EmbeddingService
 from causerie.services.engines import EnginePool
 from causerie.services.jobs import JobRunner
 from causerie.services.localize import LocalizeService
@@ -94,6 +95,10 @@ class Container:
     @cached_property
     def completions(self) -> CompletionService:
         return CompletionService(self.pool)
+
+    @cached_property
+    def embeddings(self) -> EmbeddingService:
+        return EmbeddingService(self.pool)
 
     @cached_property
     def translation(self) -> TranslationService:
