@@ -27,11 +27,14 @@ def _acme_objects(orgs: Orgs) -> dict[str, str]:
     exchange = client.post(
         f"/v1/conversations/{conversation['id']}/messages", json={"content": "Salut", "stream": False}, headers=member
     ).json()
+    response = client.post("/v1/responses", json={"input": "Salut"}, headers=member)
+    assert response.status_code == 200, response.text
     job = orgs.container.jobs.submit("localize", lambda progress: {"ok": True}, orgs.principal("a_member"))
     return {
         "conversation_id": conversation["id"],
         "message_id": exchange["assistant_message"]["id"],
         "job_id": job.id,
+        "response_id": response.json()["id"],
         "model_id": "fake-fr",
         "key_id": orgs.key_ids["a_member"],
         "organization": "Beta",
@@ -65,7 +68,7 @@ def test_another_organization_gets_404_for_every_object_route_exactly_as_for_a_m
     acme = _acme_objects(orgs)
     missing = {name: f"{value}-missing" for name, value in acme.items()} | {"organization": "Beta"}
     routes = _routes_with_ids(orgs)
-    assert len(routes) >= 12, routes  # conversations, messages, jobs, models, keys, grants
+    assert len(routes) >= 12, routes  # conversations, messages, jobs, responses, models, keys, grants
     checked = 0
     for method, path in routes:
         admin_route = path.startswith("/v1/admin/")
@@ -103,7 +106,8 @@ def test_inside_an_organization_each_member_sees_only_their_own_conversations_an
         searched = orgs.client.get("/v1/conversations/search", params={"q": "salut"}, headers=orgs.headers(who))
         assert searched.json()["data"] == []
     own = orgs.client.get("/v1/conversations", headers=orgs.headers("a_member")).json()["data"]
-    assert [c["id"] for c in own] == [acme["conversation_id"]]
+    ids = [c["id"] for c in own]
+    assert acme["conversation_id"] in ids and len(ids) == 2, "theirs, and the one their stored response shows as"
 
 
 def test_in_organization_mode_no_route_answers_without_credentials(orgs: Orgs) -> None:

@@ -187,7 +187,9 @@ async def first_release(
     out: list[ReplyEvent] = []
     at_first: str | None = None
     messages = [ChatMessage(role="user", content=question)]
-    async for event in policy.apply(plan(question), source.events(), retry=retry, messages=messages, model="fake"):
+    async for event in policy.apply(
+        plan(question), source.events(), retry=retry, messages=messages, model="fake", principal=PERSONAL
+    ):
         if isinstance(event, Content) and at_first is None:
             at_first = source.pulled_text
         out.append(event)
