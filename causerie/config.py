@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -46,6 +46,15 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Accepted API keys (comma-separated); empty means no authentication."
     )
+    auth: Literal["auto", "required"] = Field(
+        "auto",
+        description="auto: personal mode (no key needed, unless api_keys) until an organization exists; "
+        "required: organization mode from the start (every request needs an organization's key).",
+    )
+    preview_models: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Model ids served only to the organizations granted them (CAUSERIE_PREVIEW_MODELS, comma-separated).",
+    )
     context_length: int = Field(
         4096, ge=256, description="Context window per sequence, capped by the model's own training context."
     )
@@ -62,6 +71,12 @@ class Settings(BaseSettings):
         "in bytes; uploads are spooled to disk as they arrive, not held in memory.",
     )
     parallel: int = Field(4, ge=1, le=64, description="Sequences one model decodes at once; more requests queue.")
+    max_queued: int = Field(
+        64,
+        ge=1,
+        description="Requests that may wait for one model (admitted, not yet given a slot: being tokenized or "
+        "queued); one more is answered 503 with Retry-After.",
+    )
     threads: int | None = Field(None, ge=1, description="CPU threads for inference (default: all cores).")
     default_locale: str | None = Field(
         None, description="Locale profile for requests that name none (fr-FR, ja-JP, en-US)."
@@ -69,6 +84,11 @@ class Settings(BaseSettings):
     preload: bool = Field(True, description="Load the default model when the server starts.")
     database_url: str | None = Field(
         None, description="Conversation store (SQLAlchemy URL, e.g. postgresql://...); default: SQLite in data_dir."
+    )
+    otlp_endpoint: str | None = Field(
+        None,
+        description="OpenTelemetry collector (OTLP over HTTP, e.g. http://collector:4318) that receives traces; "
+        "unset: no traces.",
     )
     language_consistency: bool = Field(
         True, description="Check that chat replies are in the user's language; ask again or translate when not."
@@ -114,7 +134,7 @@ class Settings(BaseSettings):
         "comma-separated), besides uploaded corpora (<data_dir>/corpora).",
     )
 
-    @field_validator("api_keys", "model_paths", "corpus_roots", "upstreams", mode="before")
+    @field_validator("api_keys", "model_paths", "corpus_roots", "upstreams", "preview_models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -10,7 +10,7 @@ class CauserieError(Exception):
     error_type = "server_error"
     code: str | None = None
     retry_after: int | None = None
-    """Seconds after which trying again may succeed (sent as ``Retry-After``); None: no advice."""
+    """Seconds after which the same request may succeed (sent as ``Retry-After``); None: not said."""
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -70,6 +70,18 @@ class UpstreamFailed(CauserieError):
     code = "upstream_error"
 
 
+class Overloaded(CauserieError):
+    """More requests wait for this model than its queue holds (``max_queued``): come back later."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "model_overloaded"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after
+
+
 class AuthenticationFailed(CauserieError):
     status_code = 401
     error_type = "invalid_request_error"
@@ -108,3 +120,33 @@ class ExtraNotInstalled(CauserieError):
     """A feature needs an optional part of Causerie (a pyproject extra) that is not installed."""
 
     code = "extra_not_installed"
+
+
+class NotFound(CauserieError):
+    """An object that does not exist, or that belongs to another owner (the same answer for both)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "not_found"
+
+
+class Conflict(CauserieError):
+    status_code = 409
+    error_type = "invalid_request_error"
+    code = "conflict"
+
+
+class PermissionDenied(CauserieError):
+    """The principal is known but its role does not allow the operation (the admin API for a member)."""
+
+    status_code = 403
+    error_type = "invalid_request_error"
+    code = "insufficient_permissions"
+
+
+class ResponseNotFound(CauserieError):
+    """No stored response with that id is the principal's (the Responses API)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "response_not_found"

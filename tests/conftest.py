@@ -18,12 +18,13 @@ from causerie.api.app import create_app
 from causerie.config import Settings
 from causerie.engine.fake import FakeEngine
 from causerie.extras import install_hint, missing_packages
-from causerie.models.embedded import SMOLLM_ID, locate_smollm2
+from causerie.models.embedded import QWEN_ID, SMOLLM_ID, locate_smollm2
 from causerie.models.registry import ModelRegistry, ModelSpec
 
 pytest_plugins = [
     "tests.conversation_fixtures",  # conv_server, database_url (SQLite and PostgreSQL)
     "tests.web_fixtures",  # browser, serve, open_page (Chromium through Playwright)
+    "tests.org_fixtures",  # orgs: two organizations with admins, members and service keys
 ]
 
 
@@ -57,9 +58,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def live_server(settings: Settings, registry: ModelRegistry) -> Iterator[str]:
-    """Serve the app on a free loopback port; yields the base URL."""
-    with live_asgi(create_app(settings, registry)) as url:
+def live_server(settings: Settings, registry: ModelRegistry, **app_options: Any) -> Iterator[str]:
+    """Serve the app (``create_app(settings, registry, **app_options)``) on a free loopback port; yields the base URL."""
+    with live_asgi(create_app(settings, registry, **app_options)) as url:
         yield url
 
 
@@ -129,5 +130,15 @@ def smollm2_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real server on the embedded SmolLM2 model (4 parallel slots), shared by the session."""
     registry = ModelRegistry([ModelSpec(id=SMOLLM_ID, path=smollm2_path(), source="embedded", created=0)])
     settings = Settings(data_dir=tmp_path_factory.mktemp("data"), parallel=4, context_length=2048)
+    with live_server(settings, registry) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def qwen_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server on the embedded Qwen model (assembled from its packages), shared by a test module."""
+    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), parallel=1, context_length=2048)
+    registry = ModelRegistry.discover(settings)
+    assert registry.default_id == QWEN_ID, registry.problems
     with live_server(settings, registry) as url:
         yield url

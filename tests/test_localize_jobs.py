@@ -13,6 +13,7 @@ from causerie.config import Settings
 from causerie.engine.fake import FakeEngine
 from causerie.errors import InvalidRequest
 from causerie.models.registry import ModelRegistry, ModelSpec
+from causerie.principal import PERSONAL
 from causerie.services.jobs import JobNotFound, JobRunner
 
 
@@ -28,18 +29,18 @@ def test_job_runs_reports_progress_and_keeps_its_result(tmp_path: Path) -> None:
         release.wait(10)
         return {"answer": 42}
 
-    job = runner.submit("demo", work)
+    job = runner.submit("demo", work, PERSONAL)
     assert seen.wait(10)
-    running = runner.get(job.id)
+    running = runner.get(job.id, PERSONAL)
     assert running.status == "running" and running.progress.stage == "train"
     assert running.progress.completed == 1 and running.progress.total == 4 and running.progress.metrics == {"loss": 2.5}
     release.set()
-    done = runner.wait(job.id, 10)
+    done = runner.wait(job.id, PERSONAL, 10)
     assert done.status == "succeeded" and done.result == {"answer": 42} and done.finished_at is not None
     runner.shutdown()
     reloaded = JobRunner(tmp_path / "jobs")
     reloaded.start()
-    assert reloaded.get(job.id).result == {"answer": 42}, "finished jobs survive a restart"
+    assert reloaded.get(job.id, PERSONAL).result == {"answer": 42}, "finished jobs survive a restart"
     reloaded.shutdown()
 
 
@@ -53,22 +54,22 @@ def test_failed_jobs_keep_a_readable_error_and_interrupted_ones_are_marked(tmp_p
     def crash(progress) -> dict:
         raise RuntimeError("disk on fire")
 
-    first, second = runner.submit("demo", bad_input), runner.submit("demo", crash)
-    client_fault = runner.wait(first.id, 10).error
+    first, second = runner.submit("demo", bad_input, PERSONAL), runner.submit("demo", crash, PERSONAL)
+    client_fault = runner.wait(first.id, PERSONAL, 10).error
     assert client_fault is not None and client_fault.message == "the corpus is empty"
     assert client_fault.type == "invalid_request_error" and client_fault.param == "corpus"
-    server_fault = runner.wait(second.id, 10).error
+    server_fault = runner.wait(second.id, PERSONAL, 10).error
     assert server_fault is not None and server_fault.message == "RuntimeError: disk on fire"
     assert server_fault.type == "server_error"
     with pytest.raises(JobNotFound):
-        runner.get("job-nope")
-    stuck = runner.get(first.id).model_copy(update={"status": "running", "error": None, "id": "job-stuck"})
+        runner.get("job-nope", PERSONAL)
+    stuck = runner.get(first.id, PERSONAL).model_copy(update={"status": "running", "error": None, "id": "job-stuck"})
     (tmp_path / "jobs" / "job-stuck.json").write_text(stuck.model_dump_json())
     restarted = JobRunner(tmp_path / "jobs")
     with pytest.raises(JobNotFound):
-        restarted.get("job-stuck")  # a runner reads no record before it starts (the CLI never does)
+        restarted.get("job-stuck", PERSONAL)  # a runner reads no record before it starts (the CLI never does)
     restarted.start()
-    interrupted = restarted.get("job-stuck")
+    interrupted = restarted.get("job-stuck", PERSONAL)
     assert interrupted.status == "failed" and interrupted.error is not None
     assert interrupted.error.type == "server_error" and interrupted.error.code == "interrupted"
     restarted.shutdown()

@@ -17,6 +17,7 @@ from causerie.engine.fake import FakeEngine
 from causerie.localize.errors import LocalizeFailure
 from causerie.localize.paths import confined
 from causerie.models.registry import ModelRegistry, ModelSpec
+from causerie.principal import PERSONAL
 
 
 @pytest.fixture
@@ -306,10 +307,10 @@ def test_the_app_lifespan_starts_and_stops_the_job_runner(settings: Settings, tm
     app = create_app(settings, _registry(tmp_path))
     with TestClient(app):
         jobs = app.state.container.jobs
-        started = jobs.submit("demo", lambda progress: {"ok": True})
-        assert jobs.wait(started.id, 10).status == "succeeded", "started with the app"
-    after = jobs.submit("demo", lambda progress: {"ok": True})
-    assert jobs.wait(after.id, 0.5).status == "queued", "stopped with the app"
+        started = jobs.submit("demo", lambda progress: {"ok": True}, PERSONAL)
+        assert jobs.wait(started.id, PERSONAL, 10).status == "succeeded", "started with the app"
+    after = jobs.submit("demo", lambda progress: {"ok": True}, PERSONAL)
+    assert jobs.wait(after.id, PERSONAL, 0.5).status == "queued", "stopped with the app"
 
 
 def test_a_registered_base_id_is_never_read_as_a_path_of_the_same_name(

@@ -44,7 +44,13 @@ def _options(corpus: Path, tiny: Path, **changes) -> LocalizeOptions:
             replay_answer_tokens=8,
         ),
         eval=EvalOptions(max_eval_chars=3000, answer_tokens=8),
-        gate=GateThresholds(max_target_ppl_ratio=0.99, max_repetition_delta=1.0, min_right_language_delta=-1.0),
+        gate=GateThresholds(
+            max_target_ppl_ratio=0.99,
+            max_repetition_delta=1.0,
+            min_right_language_delta=-1.0,
+            min_right_language_rate=0.0,
+            min_qa_correct_delta=-100,
+        ),
         outtype="f32",
     )
     return LocalizeOptions(**{**base, **changes})
@@ -114,7 +120,11 @@ def test_localize_job_promotes_registers_and_serves_the_model(
     assert report["passed"] is True and {c["name"] for c in report["checks"]} >= {
         "target_ppl_ratio",
         "repetition_delta",
+        "right_language_rate",
+        "qa_correct_delta",
     }
+    assert report["base"]["qa"]["total"] == report["localized"]["qa"]["total"] == 23, "the French set shipped"
+    assert "## Answers side by side" in (folder / "report.md").read_text()
 
     # Discovered at start-up (what `causerie models` and /v1/models list).
     monkeypatch.setattr("causerie.models.embedded.embedded_specs", lambda settings: ([], {}))
@@ -188,6 +198,10 @@ def test_cli_reports_bad_input_in_one_line(
     assert result.exit_code == 2 and "invalid language" in result.output
     result = runner.invoke(app, ["localize", str(corpus), "-l", "fr", "--base", "nope"])
     assert result.exit_code == 1 and "unknown base model 'nope'" in result.output
+    questions = tmp_path / "qa.jsonl"
+    questions.write_text('{"question": "Capitale ?", "answers": ["Paris"]}\n{"question": "Vide ?", "answers": []}\n')
+    result = runner.invoke(app, ["localize", str(corpus), "-l", "fr", "--base", str(tiny), "--qa-file", str(questions)])
+    assert result.exit_code == 2 and "qa.jsonl, line 2" in result.output and "Traceback" not in result.output
 
 
 def _examples(tiny: Path, corpus: Path):

@@ -15,6 +15,7 @@ import pytest
 from causerie.config import Settings
 from causerie.errors import ModelNotFound, ModelUnavailable
 from causerie.models import (
+    E5_ID,
     QWEN_ID,
     QWEN_SHA256,
     QWEN_SIZE,
@@ -28,6 +29,7 @@ from causerie.models import (
     embedded_specs,
     locate_smollm2,
     model_id_from_filename,
+    prepare_e5,
     qwen_part_files,
     read_gguf_info,
 )
@@ -157,7 +159,7 @@ def test_discover_falls_back_to_smollm2_and_reports_broken_files(tmp_path: Path,
 
     registry = ModelRegistry.discover(settings)
 
-    assert [s.id for s in registry.list()] == [SMOLLM_ID, "tiny-chat", "tiny-chat-2"]
+    assert [s.id for s in registry.list()] == [SMOLLM_ID, E5_ID, "tiny-chat", "tiny-chat-2"]
     assert registry.default_id == SMOLLM_ID
     assert registry.get(SMOLLM_ID).source == "embedded" and registry.get("tiny-chat").source == "directory"
     assert registry.get("tiny-chat").context_length == 2048
@@ -169,7 +171,7 @@ def test_discover_falls_back_to_smollm2_and_reports_broken_files(tmp_path: Path,
     assert str(models_dir / "Cut-Q4_1.gguf") in broken.value.message and "truncated" in broken.value.message
     with pytest.raises(ModelUnavailable, match="bad magic bytes"):
         registry.resolve("bogus")
-    with pytest.raises(ModelNotFound, match=f"available models: {SMOLLM_ID}, tiny-chat, tiny-chat-2"):
+    with pytest.raises(ModelNotFound, match=f"available models: {SMOLLM_ID}, {E5_ID}, tiny-chat, tiny-chat-2"):
         registry.get("qwen")
 
 
@@ -261,7 +263,8 @@ def test_assemble_real_qwen_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     info = read_gguf_info(target)
     assert info.architecture == "qwen2" and info.context_length == 32768 and "<|im_start|>" in info.chat_template
 
+    prepare_e5(tmp_path / "models")  # hashed and converted once, here
     monkeypatch.setattr(embedded.hashlib, "sha256", lambda *a: pytest.fail("re-hashed"))
     specs, problems = embedded_specs(Settings(data_dir=tmp_path))
-    assert [s.id for s in specs] == [QWEN_ID, SMOLLM_ID] and problems == {}
+    assert [s.id for s in specs] == [QWEN_ID, SMOLLM_ID, E5_ID] and problems == {}
     assert specs[0].path == target and specs[0].context_length == 32768

@@ -17,6 +17,7 @@ from causerie.config import Settings
 from causerie.engine.base import GenerationFinish, GenerationRequest
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
+from causerie.principal import PERSONAL
 from causerie.protocol.openai import ChatCompletionRequest, ChatMessage
 from causerie.services.consistency import (
     HOLD_LETTERS,
@@ -186,7 +187,9 @@ async def first_release(
     out: list[ReplyEvent] = []
     at_first: str | None = None
     messages = [ChatMessage(role="user", content=question)]
-    async for event in policy.apply(plan(question), source.events(), retry=retry, messages=messages, model="fake"):
+    async for event in policy.apply(
+        plan(question), source.events(), retry=retry, messages=messages, model="fake", principal=PERSONAL
+    ):
         if isinstance(event, Content) and at_first is None:
             at_first = source.pulled_text
         out.append(event)
@@ -323,8 +326,8 @@ def test_streamed_and_collected_replies_go_through_the_same_policy(tmp_path):
     chat = container.chat
 
     async def both():
-        completion = await chat.complete(await chat.prepare(french_request()))
-        chunks = [chunk async for chunk in chat.stream(await chat.prepare(french_request(stream=True)))]
+        completion = await chat.complete(await chat.prepare(french_request(), PERSONAL))
+        chunks = [chunk async for chunk in chat.stream(await chat.prepare(french_request(stream=True), PERSONAL))]
         return completion, chunks
 
     completion, chunks = asyncio.run(both())
@@ -338,7 +341,7 @@ def test_streamed_and_collected_replies_go_through_the_same_policy(tmp_path):
 def test_code_answers_are_not_checked(tmp_path):
     container, engine = chat_container(tmp_path, stubborn)
     messages = [{"role": "user", "content": FRENCH_QUESTION}]
-    reply = asyncio.run(container.code.ask(messages, model="fake", temperature=0, max_tokens=64))
+    reply = asyncio.run(container.code.ask(messages, PERSONAL, model="fake", temperature=0, max_tokens=64))
     assert reply.text == ENGLISH and len(engine.requests) == 1  # neither retried nor translated
     assert container.code.chat is container.chat and container.chat.language is container.language_policy
 
@@ -365,7 +368,7 @@ def test_several_choices_report_once_with_the_strongest_correction(tmp_path):
 
 
 async def _complete(chat, request):
-    return await chat.complete(await chat.prepare(request))
+    return await chat.complete(await chat.prepare(request, PERSONAL))
 
 
 def test_collect_reads_a_whole_choice():

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from causerie.config import Settings
 from causerie.language import detect_language
 from causerie.models.embedded import QWEN_ID
-from causerie.models.registry import ModelRegistry
-from tests.conftest import client_for, live_server
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.model
-
-
-@pytest.fixture(scope="module")
-def qwen_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("data"), parallel=1, context_length=2048)
-    registry = ModelRegistry.discover(settings)
-    assert registry.default_id == QWEN_ID, registry.problems
-    with live_server(settings, registry) as url:
-        yield url
 
 
 def translate(url: str, text: str, target: str) -> dict:

@@ -1,9 +1,16 @@
-"""API-key authentication, checked before routing so that no route can forget it.
+"""Authentication, checked before routing so that no route can forget it: every request gets its ``Principal``.
 
-Every path needs a key once keys are configured, except the short list in ``PUBLIC_PATHS`` and
-``PUBLIC_PREFIXES`` (the health check and the web UI's page and assets, which call the API with a
-key like any other client). An unknown ``/v1`` path without a key is a 401, not a 404: what exists
-is not told to whoever has no key.
+- An organization's key (``Bearer sk-cau-…``) is looked up by its hash (unknown, revoked or expired:
+  401) and the request acts as that key's organization, user and role.
+- Organization mode (an organization exists, or ``CAUSERIE_AUTH=required``): nothing else is
+  accepted on a non-public path (401).
+- Personal mode: as before organizations existed. With ``CAUSERIE_API_KEYS`` a request needs one of
+  those keys; either way it acts as ``PERSONAL``.
+
+The public paths (``PUBLIC_PATHS``, ``PUBLIC_PREFIXES``: the health check and the web UI's page and
+assets, which call the API with a key like any other client) need nothing. An unknown ``/v1`` path
+without a key is a 401, not a 404: what exists is not told to whoever has no key. The principal is
+put in the request's state (``scope["state"]["principal"]``), where ``api.deps.get_principal`` reads it.
 """
 
 from __future__ import annotations
@@ -11,15 +18,21 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from causerie.api.errors import error_json
 from causerie.errors import AuthenticationFailed
+from causerie.principal import PERSONAL, Principal
+from causerie.services.accounts import KEY_PREFIX, AccountService
 
 PUBLIC_PATHS = frozenset({"/", "/health"})
 PUBLIC_PREFIXES = ("/web/",)
+
+_MISSING = "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."
+_INCORRECT = "Incorrect API key provided."
 
 
 def is_public(scope: Scope) -> bool:
@@ -30,32 +43,59 @@ def is_public(scope: Scope) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-def check_api_key(authorization: str | None, api_keys: Sequence[str]) -> None:
-    """Raise ``AuthenticationFailed`` unless ``authorization`` is ``Bearer <one of api_keys>``."""
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None without the header; ``""`` (which matches no key)
+    for another scheme or an empty token."""
     if not authorization:
-        raise AuthenticationFailed(
-            "You didn't provide an API key. Provide it in the Authorization header (Authorization: Bearer YOUR_KEY)."
-        )
+        return None
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not any(secrets.compare_digest(token.strip(), key) for key in api_keys):
-        raise AuthenticationFailed("Incorrect API key provided.")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
-class ApiKeyAuth:
-    """ASGI middleware: with ``api_keys`` set, a request to a non-public path without a valid key gets a 401."""
+def check_api_key(token: str | None, api_keys: Sequence[str]) -> None:
+    """Raise ``AuthenticationFailed`` unless ``token`` is one of ``api_keys``."""
+    if token is None:
+        raise AuthenticationFailed(_MISSING)
+    if not any(secrets.compare_digest(token, key) for key in api_keys):
+        raise AuthenticationFailed(_INCORRECT)
+
+
+async def resolve_principal(token: str | None, accounts: AccountService | None, api_keys: Sequence[str]) -> Principal:
+    """Who a request with ``token`` (or none) acts for; ``AuthenticationFailed`` when it may not come in.
+
+    ``accounts`` is None only before the app's lifespan has built its container (no route works then).
+    """
+    if accounts is not None and token is not None and token.startswith(KEY_PREFIX):
+        principal = await run_in_threadpool(accounts.authenticate, token)
+        if principal is None:
+            raise AuthenticationFailed(_INCORRECT)
+        return principal
+    if accounts is not None and accounts.organization_mode():
+        raise AuthenticationFailed(_MISSING if token is None else _INCORRECT)
+    if api_keys:
+        check_api_key(token, api_keys)
+    return PERSONAL
+
+
+class Authentication:
+    """ASGI middleware: resolves the principal of every non-public request, or answers 401."""
 
     def __init__(self, app: ASGIApp, api_keys: Sequence[str]) -> None:
         self.app = app
         self.api_keys = tuple(api_keys)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if not self.api_keys or scope["type"] not in ("http", "websocket") or is_public(scope):
+        if scope["type"] not in ("http", "websocket") or is_public(scope):
             await self.app(scope, receive, send)
             return
+        container = getattr(scope["app"].state, "container", None)
+        accounts = container.accounts if container is not None else None
+        token = bearer_token(Headers(scope=scope).get("authorization"))
         try:
-            check_api_key(Headers(scope=scope).get("authorization"), self.api_keys)
+            principal = await resolve_principal(token, accounts, self.api_keys)
         except AuthenticationFailed as exc:
             reject = error_json(exc) if scope["type"] == "http" else WebSocketClose(code=1008, reason=exc.message)
             await reject(scope, receive, send)
             return
+        scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from causerie.api.deps import ConversationsDep, RepliesDep
+from causerie.api.deps import ConversationsDep, PrincipalDep, RepliesDep
 from causerie.api.errors import error_responses
 from causerie.api.sse import sse_response, sse_responses
 from causerie.errors import InvalidRequest
@@ -66,37 +66,41 @@ async def _reply(job: ReplyJob, stream: bool, replies: RepliesDep) -> Exchange |
 
 
 @router.post("", status_code=201, response_model=Conversation)
-def create_conversation(body: ConversationCreate, conversations: ConversationsDep) -> Conversation:
-    return conversations.create(body)
+def create_conversation(
+    body: ConversationCreate, conversations: ConversationsDep, principal: PrincipalDep
+) -> Conversation:
+    return conversations.create(principal, body)
 
 
 @router.get("", response_model=ConversationList)
 def list_conversations(
     conversations: ConversationsDep,
+    principal: PrincipalDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     after: Annotated[str | None, Query(description="Id of the last conversation of the previous page.")] = None,
 ) -> ConversationList:
     """Newest first (by last update)."""
-    return conversations.list_page(limit, after)
+    return conversations.list_page(principal, limit, after)
 
 
 @router.get("/search", response_model=SearchResults)
 def search_messages(
     conversations: ConversationsDep,
+    principal: PrincipalDep,
     q: Annotated[str, Query(min_length=1, max_length=500)],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchResults:
     """Messages containing ``q``, ignoring case and accents; no word boundaries needed (Japanese)."""
-    return conversations.search(q, limit)
+    return conversations.search(principal, q, limit)
 
 
 @router.get("/export", responses=_EXPORTED, response_class=Response)
-def export_all(conversations: ConversationsDep, fmt: FormatQuery = "json") -> Response:
-    return _attachment(conversations.export_all(fmt), fmt, "causerie-conversations")
+def export_all(conversations: ConversationsDep, principal: PrincipalDep, fmt: FormatQuery = "json") -> Response:
+    return _attachment(conversations.export_all(principal, fmt), fmt, "causerie-conversations")
 
 
 @router.post("/import", response_model=ImportResult, openapi_extra=_IMPORT_BODY)
-async def import_chatgpt(request: Request, conversations: ConversationsDep) -> ImportResult:
+async def import_chatgpt(request: Request, conversations: ConversationsDep, principal: PrincipalDep) -> ImportResult:
     """Import a ChatGPT data export; branches (edits, regenerations) are kept."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         upload = (await request.form()).get("file")
@@ -111,52 +115,64 @@ async def import_chatgpt(request: Request, conversations: ConversationsDep) -> I
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the export is not valid JSON", param="file", code="invalid_value") from None
-    return await run_in_threadpool(conversations.import_chatgpt, data)
+    return await run_in_threadpool(conversations.import_chatgpt, principal, data)
 
 
 @router.get("/{conversation_id}", response_model=ConversationWithMessages)
-def get_conversation(conversation_id: str, conversations: ConversationsDep) -> ConversationWithMessages:
-    return conversations.get(conversation_id)
+def get_conversation(
+    conversation_id: str, conversations: ConversationsDep, principal: PrincipalDep
+) -> ConversationWithMessages:
+    return conversations.get(principal, conversation_id)
 
 
 @router.patch("/{conversation_id}", response_model=Conversation)
 def update_conversation(
-    conversation_id: str, body: ConversationUpdate, conversations: ConversationsDep
+    conversation_id: str, body: ConversationUpdate, conversations: ConversationsDep, principal: PrincipalDep
 ) -> Conversation:
     """Rename, switch branch (``current_message_id``), change model or system prompt."""
-    return conversations.update(conversation_id, body)
+    return conversations.update(principal, conversation_id, body)
 
 
 @router.delete("/{conversation_id}", response_model=ConversationDeleted)
 async def delete_conversation(
-    conversation_id: str, conversations: ConversationsDep, replies: RepliesDep
+    conversation_id: str, conversations: ConversationsDep, principal: PrincipalDep, replies: RepliesDep
 ) -> ConversationDeleted:
     """Delete the conversation and all its messages (a reply being written is stopped first)."""
-    await replies.stop(conversation_id)
-    return await run_in_threadpool(conversations.delete, conversation_id)
+    await replies.stop(principal, conversation_id)
+    return await run_in_threadpool(conversations.delete, principal, conversation_id)
 
 
 @router.post("/{conversation_id}/messages", response_model=Exchange, responses=_STREAMED)
-async def post_message(conversation_id: str, body: MessageCreate, replies: RepliesDep) -> Exchange | StreamingResponse:
+async def post_message(
+    conversation_id: str, body: MessageCreate, replies: RepliesDep, principal: PrincipalDep
+) -> Exchange | StreamingResponse:
     """Store the message, then write the reply (streamed by default)."""
-    return await _reply(await replies.post(conversation_id, body), body.stream, replies)
+    return await _reply(await replies.post(principal, conversation_id, body), body.stream, replies)
 
 
 @router.post("/{conversation_id}/messages/{message_id}/regenerate", response_model=Exchange, responses=_STREAMED)
 async def regenerate(
-    conversation_id: str, message_id: str, replies: RepliesDep, body: GenerationOptions | None = None
+    conversation_id: str,
+    message_id: str,
+    replies: RepliesDep,
+    principal: PrincipalDep,
+    body: GenerationOptions | None = None,
 ) -> Exchange | StreamingResponse:
     """A new reply beside ``message_id`` (a branch under the same user message)."""
     options = body or GenerationOptions()
-    return await _reply(await replies.regenerate(conversation_id, message_id, options), options.stream, replies)
+    return await _reply(
+        await replies.regenerate(principal, conversation_id, message_id, options), options.stream, replies
+    )
 
 
 @router.post("/{conversation_id}/stop", response_model=StopResult)
-async def stop(conversation_id: str, replies: RepliesDep) -> StopResult:
+async def stop(conversation_id: str, replies: RepliesDep, principal: PrincipalDep) -> StopResult:
     """Stop the reply being written; its text so far stays stored as ``incomplete``."""
-    return StopResult(stopped=await replies.stop(conversation_id))
+    return StopResult(stopped=await replies.stop(principal, conversation_id))
 
 
 @router.get("/{conversation_id}/export", responses=_EXPORTED, response_class=Response)
-def export_conversation(conversation_id: str, conversations: ConversationsDep, fmt: FormatQuery = "json") -> Response:
-    return _attachment(conversations.export(conversation_id, fmt), fmt, conversation_id)
+def export_conversation(
+    conversation_id: str, conversations: ConversationsDep, principal: PrincipalDep, fmt: FormatQuery = "json"
+) -> Response:
+    return _attachment(conversations.export(principal, conversation_id, fmt), fmt, conversation_id)

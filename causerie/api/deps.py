@@ -8,15 +8,18 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from causerie.principal import PERSONAL, Principal
+from causerie.services.accounts import AccountService
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
 from causerie.services.container import Container
 from causerie.services.conversations import ConversationService
 from causerie.services.corpora import CorpusStore
+from causerie.services.embeddings import EmbeddingService
 from causerie.services.engines import EnginePool
 from causerie.services.localize import LocalizeService
 from causerie.services.replies import ReplyService
+from causerie.services.responses import ResponseService
 from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
 
@@ -59,6 +62,14 @@ def get_replies(container: ContainerDep) -> ReplyService:
     return container.replies
 
 
+def get_responses(container: ContainerDep) -> ResponseService:
+    return container.responses
+
+
+def get_embeddings(container: ContainerDep) -> EmbeddingService:
+    return container.embeddings
+
+
 def get_translation(container: ContainerDep) -> TranslationService:
     return container.translation
 
@@ -82,10 +93,19 @@ def get_corpora(container: ContainerDep) -> CorpusStore:
 PoolDep = Annotated[EnginePool, Depends(get_pool)]
 ChatDep = Annotated[ChatService, Depends(get_chat)]
 CompletionsDep = Annotated[CompletionService, Depends(get_completions)]
+EmbeddingsDep = Annotated[EmbeddingService, Depends(get_embeddings)]
 ConversationsDep = Annotated[ConversationService, Depends(get_conversations)]
 RepliesDep = Annotated[ReplyService, Depends(get_replies)]
+ResponsesDep = Annotated[ResponseService, Depends(get_responses)]
 TranslationDep = Annotated[TranslationService, Depends(get_translation)]
 SummarizationDep = Annotated[SummarizationService, Depends(get_summarization)]
 CodeDep = Annotated[CodeService, Depends(get_code)]
 LocalizeDep = Annotated[LocalizeService, Depends(get_localize)]
 CorporaDep = Annotated[CorpusStore, Depends(get_corpora)]
+
+
+def get_accounts(container: ContainerDep) -> AccountService:
+    return container.accounts
+
+
+AccountsDep = Annotated[AccountService, Depends(get_accounts)]

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 
 
 def error_json(exc: CauserieError, status: int | None = None) -> JSONResponse:
-    """The HTTP response for a domain error: OpenAI's envelope, the error's own status unless given."""
+    """The HTTP response for a domain error: OpenAI's envelope, the error's own status unless given, and
+    ``Retry-After`` when the error says when to come back."""
     headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
     return JSONResponse(ErrorResponse.of(exc).model_dump(), status_code=status or exc.status_code, headers=headers)
 

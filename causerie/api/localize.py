@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, UploadFile
 from pydantic import BaseModel, ConfigDict
 
-from causerie.api.deps import CorporaDep, LocalizeDep
+from causerie.api.deps import CorporaDep, LocalizeDep, PrincipalDep
 from causerie.api.errors import error_responses
 from causerie.localize.options import LocalizeOptions
 from causerie.protocol.base import RequestModel
@@ -47,15 +47,15 @@ def upload_corpus(
 
 
 @router.post("/jobs", response_model=Job, status_code=202)
-def create_job(body: LocalizeJobRequest, localize: LocalizeDep) -> Job:
-    return localize.submit(body.options(), restart=body.restart)
+def create_job(body: LocalizeJobRequest, localize: LocalizeDep, principal: PrincipalDep) -> Job:
+    return localize.submit(body.options(), principal, restart=body.restart)
 
 
 @router.get("/jobs", response_model=JobList)
-def list_jobs(localize: LocalizeDep) -> JobList:
-    return JobList(data=localize.list_jobs())
+def list_jobs(localize: LocalizeDep, principal: PrincipalDep) -> JobList:
+    return JobList(data=localize.list_jobs(principal))
 
 
 @router.get("/jobs/{job_id}", response_model=Job)
-def get_job(job_id: str, localize: LocalizeDep) -> Job:
-    return localize.get_job(job_id)
+def get_job(job_id: str, localize: LocalizeDep, principal: PrincipalDep) -> Job:
+    return localize.get_job(job_id, principal)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from causerie.api.deps import ChatDep, CompletionsDep, PoolDep
+from causerie.api.deps import ChatDep, CompletionsDep, PoolDep, PrincipalDep
 from causerie.api.errors import error_responses
 from causerie.api.sse import sse_response, sse_responses
 from causerie.models.registry import ModelSpec
@@ -28,17 +28,19 @@ def _card(spec: ModelSpec) -> ModelCard:
         context_length=spec.context_length,
         description=spec.description or None,
         engine=spec.engine,
+        capability=spec.capability,
     )
 
 
 @router.get("/models", response_model=ModelList, response_model_exclude_none=True)
-async def list_models(pool: PoolDep) -> ModelList:
-    return ModelList(data=[_card(spec) for spec in pool.registry.list()])
+async def list_models(pool: PoolDep, principal: PrincipalDep) -> ModelList:
+    """The models this organization may use (every model in personal mode)."""
+    return ModelList(data=[_card(spec) for spec in pool.models(principal)])
 
 
 @router.get("/models/{model_id:path}", response_model=ModelCard, response_model_exclude_none=True)
-async def get_model(model_id: str, pool: PoolDep) -> ModelCard:
-    return _card(pool.registry.get(model_id))
+async def get_model(model_id: str, pool: PoolDep, principal: PrincipalDep) -> ModelCard:
+    return _card(pool.model(model_id, principal))
 
 
 @router.post(
@@ -47,8 +49,10 @@ async def get_model(model_id: str, pool: PoolDep) -> ModelCard:
     response_model_exclude_none=True,
     responses=sse_responses("chat.completion.chunk"),
 )
-async def chat_completions(request: ChatCompletionRequest, chat: ChatDep) -> ChatCompletion | StreamingResponse:
-    prepared = await chat.prepare(request)
+async def chat_completions(
+    request: ChatCompletionRequest, chat: ChatDep, principal: PrincipalDep
+) -> ChatCompletion | StreamingResponse:
+    prepared = await chat.prepare(request, principal)
     if request.stream:
         return sse_response(chat.stream(prepared))
     return await chat.complete(prepared)
@@ -60,8 +64,10 @@ async def chat_completions(request: ChatCompletionRequest, chat: ChatDep) -> Cha
     response_model_exclude_none=True,
     responses=sse_responses("text_completion"),
 )
-async def completions(request: CompletionRequest, service: CompletionsDep) -> Completion | StreamingResponse:
-    prepared = await service.prepare(request)
+async def completions(
+    request: CompletionRequest, service: CompletionsDep, principal: PrincipalDep
+) -> Completion | StreamingResponse:
+    prepared = await service.prepare(request, principal)
     if request.stream:
         return sse_response(service.stream(prepared))
     return await service.complete(prepared)

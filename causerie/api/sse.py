@@ -1,4 +1,5 @@
-"""Server-sent events in the form OpenAI clients read."""
+"""Server-sent events in the forms OpenAI clients read: chat's ``data:`` lines ending in ``[DONE]``, and the
+Responses API's typed events (``event: <type>`` before each ``data:``, no ``[DONE]``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from causerie.protocol.openai import ErrorResponse
 log = logging.getLogger(__name__)
 
 
-async def _events(chunks: AsyncIterator[BaseModel], exclude_none: bool) -> AsyncIterator[str]:
+async def _events(chunks: AsyncIterator[BaseModel], exclude_none: bool, typed: bool) -> AsyncIterator[str]:
     try:
         async for chunk in chunks:
-            yield f"data: {chunk.model_dump_json(exclude_none=exclude_none)}\n\n"
+            name = f"event: {chunk.model_dump(include={'type'})['type']}\n" if typed else ""
+            yield f"{name}data: {chunk.model_dump_json(exclude_none=exclude_none, by_alias=True)}\n\n"
     except CauserieError as exc:
         yield f"data: {ErrorResponse.of(exc).model_dump_json()}\n\n"
         return
@@ -26,7 +28,8 @@ async def _events(chunks: AsyncIterator[BaseModel], exclude_none: bool) -> Async
         log.exception("stream failed")
         yield f"data: {ErrorResponse.of(CauserieError('The server had an error while streaming.')).model_dump_json()}\n\n"
         return
-    yield "data: [DONE]\n\n"
+    if not typed:
+        yield "data: [DONE]\n\n"
 
 
 SSE_EVENT_SCHEMA: dict[str, Any] = {
@@ -53,10 +56,13 @@ def sse_responses(events: str) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def sse_response(chunks: AsyncIterator[BaseModel], *, exclude_none: bool = True) -> StreamingResponse:
-    """``exclude_none=False`` keeps ``null`` fields (the conversation events' contract)."""
+def sse_response(
+    chunks: AsyncIterator[BaseModel], *, exclude_none: bool = True, typed: bool = False
+) -> StreamingResponse:
+    """``exclude_none=False`` keeps ``null`` fields (the conversation events' contract); ``typed`` names each
+    event after its ``type`` field and sends no ``[DONE]`` (the Responses API's events)."""
     return StreamingResponse(
-        _events(chunks, exclude_none),
+        _events(chunks, exclude_none, typed),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
-from causerie.api.deps import SummarizationDep, TranslationDep
+from causerie.api.deps import PrincipalDep, SummarizationDep, TranslationDep
 from causerie.api.errors import error_responses
 from causerie.api.sse import sse_response, sse_responses
 from causerie.protocol.text import SummarizeRequest, Summary, TranslateRequest, Translation
@@ -20,16 +20,20 @@ router = APIRouter(prefix="/v1", responses=error_responses(400, 404, 503), tags=
 
 
 @router.post("/translate", response_model=Translation, responses=sse_responses("translation.progress…, translation"))
-async def translate(request: TranslateRequest, service: TranslationDep) -> Translation | StreamingResponse:
+async def translate(
+    request: TranslateRequest, service: TranslationDep, principal: PrincipalDep
+) -> Translation | StreamingResponse:
     """Translate text, Markdown or HTML; the result lists the segments side by side."""
     if request.stream:
-        return sse_response(service.run(await service.prepare(request)))
-    return await service.translate(request)
+        return sse_response(service.run(await service.prepare(request, principal)))
+    return await service.translate(request, principal)
 
 
 @router.post("/summarize", response_model=Summary, responses=sse_responses("summary.progress…, summary"))
-async def summarize(request: SummarizeRequest, service: SummarizationDep) -> Summary | StreamingResponse:
+async def summarize(
+    request: SummarizeRequest, service: SummarizationDep, principal: PrincipalDep
+) -> Summary | StreamingResponse:
     """Summarize a document of any length (map-reduce when it exceeds the context)."""
     if request.stream:
-        return sse_response(service.run(await service.prepare(request)))
-    return await service.summarize(request)
+        return sse_response(service.run(await service.prepare(request, principal)))
+    return await service.summarize(request, principal)

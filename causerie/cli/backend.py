@@ -26,6 +26,7 @@ from causerie.cli.settings import cli_settings
 from causerie.config import Settings
 from causerie.errors import CauserieError, InvalidRequest
 from causerie.models.registry import ModelRegistry
+from causerie.principal import PERSONAL
 from causerie.protocol.conversations import ConversationCreate, DeltaEvent, ErrorEvent, MessageCreate
 from causerie.protocol.openai import ChatCompletionRequest
 from causerie.protocol.text import (
@@ -128,8 +129,10 @@ _SUMMARIZE_EVENT: TypeAdapter[SummarizeProgress | Summary] = TypeAdapter(
 class LocalBackend:
     """The services of one ``Container`` in this process, on one event loop that lives in a background thread.
 
-    Engines keep worker threads and asyncio objects bound to the loop that first used them, so
-    every call runs on the same loop; async streams are bridged to plain iterators.
+    It acts as ``PERSONAL``: the operator on their own machine.
+
+        Engines keep worker threads and asyncio objects bound to the loop that first used them, so
+        every call runs on the same loop; async streams are bridged to plain iterators.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -189,7 +192,7 @@ class LocalBackend:
         chat = self.container.chat
 
         async def pieces() -> AsyncIterator[str]:
-            async for chunk in chat.stream(await chat.prepare(request)):
+            async for chunk in chat.stream(await chat.prepare(request, PERSONAL)):
                 for choice in chunk.choices:
                     if choice.delta.content:
                         yield choice.delta.content
@@ -197,7 +200,7 @@ class LocalBackend:
         return self._iterate(pieces)
 
     def create_conversation(self, *, system: str | None, model: str | None) -> str:
-        return self.container.conversations.create(ConversationCreate(system_prompt=system, model=model)).id
+        return self.container.conversations.create(PERSONAL, ConversationCreate(system_prompt=system, model=model)).id
 
     def stream_message(
         self, conversation_id: str, text: str, *, model: str | None, temperature: float | None, max_tokens: int | None
@@ -206,7 +209,7 @@ class LocalBackend:
         body = MessageCreate(content=text, model=model, temperature=temperature, max_tokens=max_tokens)
 
         async def pieces() -> AsyncIterator[str]:
-            job = await replies.post(conversation_id, body)
+            job = await replies.post(PERSONAL, conversation_id, body)
             async for event in job.events():
                 if isinstance(event, DeltaEvent):
                     yield event.content
@@ -217,13 +220,13 @@ class LocalBackend:
 
     def code(self, operation: CodeOperation, request: BaseModel) -> dict[str, Any]:
         run = getattr(self.container.code, operation)
-        return self._call(lambda: run(request)).model_dump()
+        return self._call(lambda: run(request, PERSONAL)).model_dump()
 
     def translate(self, request: TranslateRequest) -> Iterator[TranslateProgress | Translation]:
         service = self.container.translation
 
         async def events() -> AsyncIterator[TranslateProgress | Translation]:
-            async for event in service.run(await service.prepare(request)):
+            async for event in service.run(await service.prepare(request, PERSONAL)):
                 yield event
 
         return self._iterate(events)
@@ -232,7 +235,7 @@ class LocalBackend:
         service = self.container.summarization
 
         async def events() -> AsyncIterator[SummarizeProgress | Summary]:
-            async for event in service.run(await service.prepare(request)):
+            async for event in service.run(await service.prepare(request, PERSONAL)):
                 yield event
 
         return self._iterate(events)

@@ -17,9 +17,10 @@ from rich.table import Table
 from causerie.cli.common import ApiKeyOpt, ServerOpt, _fail, _friendly_errors, console, err_console
 from causerie.cli.remote_conversations import RemoteConversations
 from causerie.cli.settings import cli_settings
+from causerie.principal import PERSONAL, Principal
 from causerie.protocol.conversations import ConversationList, ConversationWithMessages, SearchResults
 from causerie.services.container import Container
-from causerie.services.conversations import ExportFormat
+from causerie.services.conversations import ConversationService, ExportFormat
 
 history_app = typer.Typer(
     name="history",
@@ -42,6 +43,29 @@ class HistorySource(Protocol):
     def export_all(self, fmt: ExportFormat) -> str: ...
 
 
+class LocalHistory:
+    """This machine's store, read as ``principal`` (the CLI acts as ``PERSONAL``, the operator's own data)."""
+
+    def __init__(self, service: ConversationService, principal: Principal) -> None:
+        self.service = service
+        self.principal = principal
+
+    def list_page(self, limit: int = 20, after: str | None = None) -> ConversationList:
+        return self.service.list_page(self.principal, limit, after)
+
+    def get(self, conversation_id: str) -> ConversationWithMessages:
+        return self.service.get(self.principal, conversation_id)
+
+    def search(self, query: str, limit: int = 20) -> SearchResults:
+        return self.service.search(self.principal, query, limit)
+
+    def export(self, conversation_id: str, fmt: ExportFormat) -> str:
+        return self.service.export(self.principal, conversation_id, fmt)
+
+    def export_all(self, fmt: ExportFormat) -> str:
+        return self.service.export_all(self.principal, fmt)
+
+
 class Format(str, Enum):
     json = "json"
     markdown = "markdown"
@@ -59,7 +83,7 @@ def _history(server: str | None, api_key: str | None) -> Iterator[HistorySource]
             return
         container = Container(cli_settings())
         try:
-            yield container.conversations
+            yield LocalHistory(container.conversations, PERSONAL)
         finally:
             container.close_store()
 

@@ -43,6 +43,24 @@ class _ProgressBar:
         self.progress.update(self.tasks[stage], completed=completed, total=total, loss=loss)
 
 
+def _questions(path: Path) -> list[dict[str, Any]]:
+    """The question file's items, or a one-line error naming the file and the line."""
+    from causerie.localize.factual import QaItem
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"cannot read the question file {path}: {exc}", 2) from None
+    items = []
+    for number, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                items.append(QaItem.model_validate_json(line).model_dump())
+            except ValidationError as exc:
+                raise _fail(f"{path}, line {number}: {exc.errors()[0]['msg']}", 2) from None
+    return items
+
+
 def localize(
     corpus: Annotated[Path, typer.Argument(help="A folder (or one file) of .txt, .md, .html or .jsonl text.")],
     language: Annotated[str, typer.Option("--language", "-l", help="ISO 639-1 code of the target language (fr, ja…).")],
@@ -59,6 +77,10 @@ def localize(
     english_text: Annotated[
         Path | None, typer.Option(help="English text of another domain, to catch regressions.")
     ] = None,
+    qa_file: Annotated[
+        Path | None,
+        typer.Option(help="Factual questions in the target language, JSON lines of {question, answers, source}."),
+    ] = None,
     eval_chars: Annotated[int, typer.Option(min=100, help="Characters scored per perplexity measurement.")] = 20000,
     answer_tokens: Annotated[int, typer.Option(min=8, help="Longest chat answer, for evaluation and replay.")] = 96,
     max_target_ppl_ratio: Annotated[
@@ -73,6 +95,9 @@ def localize(
     min_right_language_delta: Annotated[
         float, typer.Option(help="Gate: change of the right-language answer rate at least this.")
     ] = 0.0,
+    min_right_language_rate: Annotated[
+        float, typer.Option(help="Gate: share of the localized model's answers in the target language.")
+    ] = 0.95,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     outtype: Annotated[str, typer.Option(help="GGUF weight type: q8_0, f16, bf16 or f32.")] = "q8_0",
     restart: Annotated[bool, typer.Option(help="Start over instead of resuming an interrupted run.")] = False,
@@ -102,12 +127,18 @@ def localize(
                     "device": device,
                     "replay_answer_tokens": answer_tokens,
                 },
-                "eval": {"english_text": english_text, "max_eval_chars": eval_chars, "answer_tokens": answer_tokens},
+                "eval": {
+                    "english_text": english_text,
+                    "max_eval_chars": eval_chars,
+                    "answer_tokens": answer_tokens,
+                    "qa": _questions(qa_file) if qa_file else None,
+                },
                 "gate": {
                     "max_target_ppl_ratio": max_target_ppl_ratio,
                     "max_english_ppl_ratio": max_english_ppl_ratio,
                     "max_repetition_delta": max_repetition_delta,
                     "min_right_language_delta": min_right_language_delta,
+                    "min_right_language_rate": min_right_language_rate,
                 },
             }
         )

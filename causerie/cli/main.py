@@ -17,6 +17,7 @@ from causerie import __version__
 from causerie.cli import code as code_cli
 from causerie.cli import eval as eval_cli
 from causerie.cli import text as text_cli
+from causerie.cli.admin import admin_app
 from causerie.cli.backend import BackendError, ModelRow
 from causerie.cli.chat_loop import HELP_TEXT, Conversation, Options, interactive_chat, piped_chat, stream_reply
 from causerie.cli.common import (
@@ -277,6 +278,7 @@ def models(
 
 
 app.add_typer(history_app)
+app.add_typer(admin_app)
 app.add_typer(code_cli.app)
 app.command(name="eval")(eval_cli.eval_command)
 app.command()(text_cli.translate)

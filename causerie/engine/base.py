@@ -18,6 +18,8 @@ from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, cast, runtime_checkable
 
+from causerie.engine.observer import UNOBSERVED, RequestObserver
+
 FinishReason = Literal["stop", "length"]
 
 
@@ -47,6 +49,8 @@ class GenerationRequest:
     """Prepend the model's BOS token when the model wants one and the prompt does not already start with it."""
     affinity: str | None = None
     """Requests with the same key (a conversation, a user) should run where the previous ones did (prefix cache)."""
+    observer: RequestObserver = field(default=UNOBSERVED, compare=False, repr=False)
+    """Told when the request leaves the engine's wait queue (``engine.observer``)."""
 
 
 JsonObject = Mapping[str, Any]

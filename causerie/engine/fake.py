@@ -20,6 +20,7 @@ from causerie.engine.base import (
     GenerationRequest,
     TokenLogprob,
 )
+from causerie.engine.observer import CacheUsage
 from causerie.engine.scheduler import SlotScheduler
 from causerie.engine.text import StopMatcher
 from causerie.errors import ContextLengthExceeded
@@ -116,8 +117,9 @@ class FakeEngine:
         self._context_length = context_length
         self._chat_template = chat_template
         self._delay = delay
+        self._slots = [_FakeSlot() for _ in range(parallel)]
         self._scheduler: SlotScheduler[_FakeSlot, GenerationRequest] = SlotScheduler(
-            [_FakeSlot() for _ in range(parallel)], self._start, name=model_id
+            self._slots, self._start, name=model_id
         )
 
     @property
@@ -143,11 +145,16 @@ class FakeEngine:
         if await asyncio.to_thread(self.count_tokens, request.prompt) >= self._context_length:
             raise ContextLengthExceeded("prompt too long for the fake engine", param="messages")
         self.requests.append(request)
-        async for event in self._scheduler.run(request):
+        async for event in self._scheduler.run(request, request.observer):
             yield event
 
     def load(self) -> tuple[int, int]:
         return self._scheduler.load()
+
+    def cache_usage(self) -> CacheUsage:
+        """Every slot's history (prompt and reply so far) against the slots' combined context."""
+        used = sum(len(slot.history) for slot in self._slots)
+        return CacheUsage(used, self._context_length * len(self._slots))
 
     async def aclose(self) -> None:
         self._scheduler.close()

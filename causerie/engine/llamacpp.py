@@ -32,6 +32,7 @@ from causerie.engine.base import (
     TokenLogprob,
     TopLogprob,
 )
+from causerie.engine.observer import CacheUsage
 from causerie.engine.scheduler import SlotScheduler
 from causerie.engine.text import StopMatcher, Utf8Assembler
 from causerie.errors import ContextLengthExceeded, InvalidRequest
@@ -115,7 +116,7 @@ class LlamaCppEngine:
 
     async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
         payload = await asyncio.to_thread(self._payload, request)  # megabytes take seconds to tokenize
-        async for event in self._scheduler.run(payload):
+        async for event in self._scheduler.run(payload, request.observer):
             yield event
 
     async def aclose(self) -> None:
@@ -125,6 +126,10 @@ class LlamaCppEngine:
 
     def load(self) -> tuple[int, int]:
         return self._scheduler.load()
+
+    def cache_usage(self) -> CacheUsage:
+        """Tokens in the slots' KV caches against their combined context."""
+        return CacheUsage(sum(slot.n_tokens for slot in self._slots), self._n_ctx * len(self._slots))
 
     # -- internals ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from causerie.engine.base import GenerationEvent, GenerationFinish
+from causerie.engine.observer import UNOBSERVED, RequestObserver
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class _Job(Generic[PayloadT]):
     payload: PayloadT
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[GenerationEvent | BaseException]
+    observer: RequestObserver = UNOBSERVED
     cancelled: threading.Event = field(default_factory=threading.Event)
     stepper: Stepper | None = None
     slot_index: int = -1
@@ -87,9 +89,14 @@ class SlotScheduler(Generic[SlotT, PayloadT]):
         with self._cv:
             return len(self._active), len(self._pending)
 
-    async def run(self, payload: PayloadT) -> AsyncGenerator[GenerationEvent, None]:
-        """Queue ``payload`` and stream its events; leaving the iteration cancels the job."""
-        job: _Job[PayloadT] = _Job(payload, asyncio.get_running_loop(), asyncio.Queue())
+    async def run(
+        self, payload: PayloadT, observer: RequestObserver = UNOBSERVED
+    ) -> AsyncGenerator[GenerationEvent, None]:
+        """Queue ``payload`` and stream its events; leaving the iteration cancels the job.
+
+        ``observer.on_started`` is called when the job gets a slot.
+        """
+        job: _Job[PayloadT] = _Job(payload, asyncio.get_running_loop(), asyncio.Queue(), observer)
         with self._cv:
             if self._closed:
                 raise RuntimeError("the engine is closed")
@@ -158,6 +165,7 @@ class SlotScheduler(Generic[SlotT, PayloadT]):
             self._free.remove(best)
             job.slot_index = best
             self._active.append(job)
+            job.observer.on_started()
 
     def _reap_cancelled(self) -> None:
         for job in [j for j in self._active if j.cancelled.is_set()]:

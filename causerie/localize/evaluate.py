@@ -1,8 +1,11 @@
 """The evaluation gate: measure base and localized model the same way, promote only on a pass.
 
 Measurements: held-out perplexity in the target language, perplexity on English text from another
-domain (regressions), tokens per 1,000 characters, and chat quality on a fixed prompt set in the
-target language (share of answers in that language; repetition as repeated n-grams and distinct-n).
+domain (regressions), tokens per 1,000 characters, chat quality on a fixed prompt set in the
+target language (share of answers in that language; repetition as repeated n-grams and distinct-n),
+and facts (``factual``: general-knowledge questions and cloze questions on held-out passages).
+What users notice decides: the localized model may not know fewer facts than its base, and must
+answer in the target language.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from causerie.localize.factual import QaScore
 from causerie.localize.options import GateThresholds
 from causerie.localize.tokens import decode
 
@@ -138,6 +142,10 @@ class Measurements(BaseModel):
     english_ppl: float | None
     tokens_per_kchar: float
     chat: ChatQuality
+    qa: QaScore
+    """General-knowledge questions."""
+    cloze: QaScore
+    """Cloze questions on the corpus's held-out passages."""
 
 
 class Check(BaseModel):
@@ -189,6 +197,22 @@ def gate(language: str, base: Measurements, localized: Measurements, thresholds:
             threshold=thresholds.max_repetition_delta,
             passed=repetition_delta <= thresholds.max_repetition_delta + 1e-9,
         ),
+        Check(
+            name="right_language_rate",
+            value=localized.chat.right_language_rate,
+            threshold=thresholds.min_right_language_rate,
+            passed=localized.chat.right_language_rate >= thresholds.min_right_language_rate - 1e-9,
+        ),
+        *(
+            Check(
+                name=f"{name}_correct_delta",
+                value=new.correct - old.correct,
+                threshold=thresholds.min_qa_correct_delta,
+                passed=new.correct - old.correct >= thresholds.min_qa_correct_delta,
+            )
+            for name, old, new in (("qa", base.qa, localized.qa), ("cloze", base.cloze, localized.cloze))
+            if old.total
+        ),
     ]
     passed = all(check.passed is not False for check in checks)
     return GateReport(language=language, base=base, localized=localized, checks=checks, passed=passed)
@@ -199,7 +223,13 @@ _CHECK_LABELS = {
     "english_ppl_ratio": ("English other-domain perplexity ratio", "≤"),
     "right_language_delta": ("Right-language answers, change", "≥"),
     "repetition_delta": ("Repetition rate, change", "≤"),
+    "right_language_rate": ("Right-language answers, localized", "≥"),
+    "qa_correct_delta": ("General-knowledge questions right, change", "≥"),
+    "cloze_correct_delta": ("Held-out cloze questions right, change", "≥"),
 }
+
+SIDE_BY_SIDE = 3
+"""Answers shown base beside localized, per set, in the report."""
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -222,6 +252,8 @@ def markdown(report: GateReport, title: str) -> str:
         f"| answers in {report.language} | {b.chat.right_language_rate:.0%} | {loc.chat.right_language_rate:.0%} |",
         f"| repetition rate (repeated 4-grams) | {_fmt(b.chat.repetition_rate)} | {_fmt(loc.chat.repetition_rate)} |",
         f"| distinct-2 | {_fmt(b.chat.distinct_2)} | {_fmt(loc.chat.distinct_2)} |",
+        f"| general-knowledge questions right | {b.qa.correct}/{b.qa.total} | {loc.qa.correct}/{loc.qa.total} |",
+        f"| held-out cloze questions right | {b.cloze.correct}/{b.cloze.total} | {loc.cloze.correct}/{loc.cloze.total} |",
         "",
         "| check | value | threshold | result |",
         "|---|---:|---:|---|",
@@ -230,7 +262,32 @@ def markdown(report: GateReport, title: str) -> str:
         label, op = _CHECK_LABELS[check.name]
         result = {True: "pass", False: "FAIL", None: "not measured"}[check.passed]
         lines.append(f"| {label} | {_fmt(check.value)} | {op} {check.threshold:g} | {result} |")
+    lines += ["", "## Answers side by side", "", "| prompt | base | localized |", "|---|---|---|"]
+    for prompt, old, new in _side_by_side(report):
+        lines.append(f"| {_cell(prompt)} | {_cell(old)} | {_cell(new)} |")
     return "\n".join(lines) + "\n"
+
+
+def _side_by_side(report: GateReport) -> list[tuple[str, str, str]]:
+    b, loc = report.base, report.localized
+    rows = [(str(i + 1), old, new) for i, (old, new) in enumerate(zip(b.chat.answers, loc.chat.answers, strict=True))][
+        :SIDE_BY_SIDE
+    ]
+    for old_set, new_set in ((b.qa, loc.qa), (b.cloze, loc.cloze)):
+        for question, old, new, old_right, new_right in list(
+            zip(old_set.questions, old_set.answers, new_set.answers, old_set.right, new_set.right, strict=True)
+        )[:SIDE_BY_SIDE]:
+            rows.append((question, f"{old} ({_mark(old_right)})", f"{new} ({_mark(new_right)})"))
+    return rows
+
+
+def _mark(right: bool) -> str:
+    return "right" if right else "wrong"
+
+
+def _cell(text: str, width: int = 160) -> str:
+    one_line = " ".join(text.split()).replace("|", "\\|")
+    return one_line if len(one_line) <= width else one_line[: width - 1] + "…"
 
 
 def summary(report: GateReport) -> dict[str, Any]:
@@ -247,5 +304,15 @@ def summary(report: GateReport) -> dict[str, Any]:
         "repetition_rate": {
             "base": report.base.chat.repetition_rate,
             "localized": report.localized.chat.repetition_rate,
+        },
+        "qa_correct": {
+            "base": report.base.qa.correct,
+            "localized": report.localized.qa.correct,
+            "of": report.base.qa.total,
+        },
+        "cloze_correct": {
+            "base": report.base.cloze.correct,
+            "localized": report.localized.cloze.correct,
+            "of": report.base.cloze.total,
         },
     }

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from causerie.localize.corpus import CorpusOptions
+from causerie.localize.factual import QaItem
 
 
 class GateThresholds(BaseModel):
@@ -26,6 +27,14 @@ class GateThresholds(BaseModel):
     )
     max_repetition_delta: float = Field(
         0.0, ge=-1, le=1, description="Repetition rate of chat answers, localized minus base, at most this."
+    )
+    min_right_language_rate: float = Field(
+        0.95, ge=0, le=1, description="Share of the localized model's chat answers in the target language."
+    )
+    min_qa_correct_delta: int = Field(
+        0,
+        description="Questions answered right (general knowledge, and cloze on held-out passages), localized "
+        "minus base, at least this: 0 means the localized model may not know less than its base.",
     )
 
 
@@ -63,6 +72,13 @@ class EvalOptions(BaseModel):
         None, description="Chat-quality prompts (default: a fixed set per language)."
     )
     answer_tokens: int = Field(96, ge=8)
+    qa: list[QaItem] | None = Field(
+        None,
+        min_length=1,
+        description="General-knowledge questions in the target language (default: the set shipped for it).",
+    )
+    cloze_questions: int = Field(12, ge=0, description="Cloze questions built from held-out passages.")
+    qa_answer_tokens: int = Field(32, ge=4, description="Longest answer to a question.")
 
 
 class LocalizeOptions(BaseModel):

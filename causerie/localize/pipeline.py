@@ -14,6 +14,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 
 from causerie.config import Settings
 from causerie.localize import evaluate as ev
+from causerie.localize import factual
 from causerie.localize.base_model import BaseWeights, load_model, model_summary, pick_device, prepare_base
 from causerie.localize.chatmix import build_mix, replay_examples, replay_prompts
 from causerie.localize.corpus import Corpus, passages_of, read_corpus
@@ -105,31 +107,58 @@ def _english(options: LocalizeOptions) -> list[str] | None:
     return passages_of(text, 1200) or None
 
 
+@dataclass(frozen=True)
+class EvalSets:
+    """What both models are measured on, chosen once per run."""
+
+    heldout: list[str]
+    english: list[str] | None
+    qa: list[factual.QaItem]
+    cloze: list[factual.QaItem]
+
+    @classmethod
+    def of(cls, options: LocalizeOptions, corpus: Corpus, english: list[str] | None) -> EvalSets:
+        """Raise ``LocalizeError`` (before any training) when the language has no factual question set."""
+        language, chars = options.language, options.eval.max_eval_chars
+        return cls(
+            heldout=ev.eval_texts([p.text for p in corpus.heldout], chars),
+            english=ev.eval_texts(english, chars) if english else None,
+            qa=options.eval.qa or factual.packaged_set(language),
+            cloze=factual.cloze_set([p.text for p in corpus.heldout], language, options.eval.cloze_questions),
+        )
+
+
 def _measure(
     model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     options: LocalizeOptions,
-    heldout: list[str],
-    english: list[str] | None,
+    sets: EvalSets,
     reference_tokens: dict[str, int] | None,
 ) -> tuple[ev.Measurements, dict[str, int]]:
     """Measurements, and the token counts they were divided by (the base's counts are the reference)."""
     from causerie.language import detect_language
 
-    seq = options.train.seq_len
-    loss, count = ev.total_nll(model, tokenizer, heldout, seq_len=seq)
+    seq, language = options.train.seq_len, options.language
+    loss, count = ev.total_nll(model, tokenizer, sets.heldout, seq_len=seq)
     counts = {"target": count}
     english_ppl = None
-    if english:
-        e_loss, counts["english"] = ev.total_nll(model, tokenizer, english, seq_len=seq)
+    if sets.english:
+        e_loss, counts["english"] = ev.total_nll(model, tokenizer, sets.english, seq_len=seq)
         english_ppl = math.exp(e_loss / (reference_tokens or counts)["english"])
-    prompts = options.eval.chat_prompts or prompts_for(EVAL_PROMPTS, options.language)
+    prompts = options.eval.chat_prompts or prompts_for(EVAL_PROMPTS, language)
     answers = ev.chat_answers(model, tokenizer, prompts, max_new_tokens=options.eval.answer_tokens)
+
+    def asked(items: list[factual.QaItem], questions: list[str]) -> factual.QaScore:
+        replies = ev.chat_answers(model, tokenizer, questions, max_new_tokens=options.eval.qa_answer_tokens)
+        return factual.score(items, replies, language)
+
     measurements = ev.Measurements(
         target_ppl=math.exp(loss / (reference_tokens or counts)["target"]),
         english_ppl=english_ppl,
-        tokens_per_kchar=tokens_per_kchar(tokenizer, heldout),
-        chat=ev.chat_quality(answers, options.language, detect_language),
+        tokens_per_kchar=tokens_per_kchar(tokenizer, sets.heldout),
+        chat=ev.chat_quality(answers, language, detect_language),
+        qa=asked(sets.qa, [factual.briefly(item.question, language) for item in sets.qa]),
+        cloze=asked(sets.cloze, [item.question for item in sets.cloze]),
     )
     return measurements, counts
 
@@ -154,6 +183,7 @@ def run_localize(
     corpus = read_corpus(options.corpus, options.corpus_options(), confine_to=confine_to)
     progress("corpus", 1, 1)
     english = _english(options)
+    sets = EvalSets.of(options, corpus, english)
     base = prepare_base(options.base_model, registry, settings.data_dir / "localize" / "base-cache")
     model_id = model_id_for(options, base.id)
     if model_id in {spec.id for spec in registry.list()} or model_id in registry.problems:
@@ -167,13 +197,8 @@ def run_localize(
     device = pick_device(options.train.device)
     torch.manual_seed(options.train.seed)
     model, tokenizer = load_model(base.folder, device)
-    heldout = ev.eval_texts([p.text for p in corpus.heldout], options.eval.max_eval_chars)
-    english_eval = ev.eval_texts(english, options.eval.max_eval_chars) if english else None
-
     progress("evaluate base", 0, 1)
-    base_record = _cached(
-        work / "base_measurements.json", lambda: _base_record(model, tokenizer, options, heldout, english_eval)
-    )
+    base_record = _cached(work / "base_measurements.json", lambda: _base_record(model, tokenizer, options, sets))
     base_measurements = ev.Measurements.model_validate(base_record["measurements"])
     progress("evaluate base", 1, 1)
 
@@ -210,7 +235,7 @@ def run_localize(
 
     progress("evaluate localized", 0, 1)
     reference = base_record["token_counts"] if new_ids else None
-    localized, _ = _measure(peft_model, tokenizer, options, heldout, english_eval, reference)
+    localized, _ = _measure(peft_model, tokenizer, options, sets, reference)
     report = ev.gate(options.language, base_measurements, localized, options.gate)
     (work / "report.json").write_text(report.model_dump_json(indent=2) + "\n")
     (work / "report.md").write_text(
@@ -256,10 +281,8 @@ def run_localize(
     )
 
 
-def _base_record(
-    model: Any, tokenizer: Any, options: LocalizeOptions, heldout: list[str], english: list[str] | None
-) -> dict[str, Any]:
-    measurements, counts = _measure(model, tokenizer, options, heldout, english, None)
+def _base_record(model: Any, tokenizer: Any, options: LocalizeOptions, sets: EvalSets) -> dict[str, Any]:
+    measurements, counts = _measure(model, tokenizer, options, sets, None)
     return {"measurements": measurements.model_dump(), "token_counts": counts}
 
 

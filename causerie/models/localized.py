@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from causerie.config import Settings
 from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
 from causerie.models.spec import ModelSpec
+from causerie.principal import PERSONAL_ORGANIZATION_ID
 
 CARD_FILE = "model.json"
 
@@ -33,6 +34,8 @@ class ModelCardFile(BaseModel):
     metrics: dict[str, Any]
     created: int
     description: str = ""
+    organization_id: str = PERSONAL_ORGANIZATION_ID
+    """The organization whose run produced it: the model is private to it (and to the organizations granted it)."""
 
 
 def localized_dir(settings: Settings) -> Path:
@@ -56,6 +59,7 @@ def spec_from_folder(folder: Path) -> ModelSpec:
         description=card.description,
         context_length=info.context_length,
         language=card.language,
+        organization_id=card.organization_id,
     )
 
 
@@ -80,3 +84,25 @@ def write_card(folder: Path, card: ModelCardFile) -> None:
     temp = folder / f".{CARD_FILE}.tmp"
     temp.write_text(json.dumps(card.model_dump(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     temp.replace(folder / CARD_FILE)
+
+
+def give_to(folder: Path, organization_id: str) -> None:
+    """Record in the model's card which organization owns it."""
+    card = read_card(folder)
+    if card.organization_id != organization_id:
+        write_card(folder, card.model_copy(update={"organization_id": organization_id}))
+
+
+def adopt_localized(settings: Settings, organization_id: str) -> int:
+    """Give every localized model of personal mode to ``organization_id``; how many there were."""
+    root = localized_dir(settings)
+    adopted = 0
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        try:
+            card = read_card(folder)
+        except (OSError, ValueError):
+            continue  # broken folders are reported by discovery
+        if card.organization_id == PERSONAL_ORGANIZATION_ID:
+            give_to(folder, organization_id)
+            adopted += 1
+    return adopted

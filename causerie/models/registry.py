@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from causerie.config import Settings
@@ -116,6 +117,7 @@ class ModelRegistry:
                 created=int(path.stat().st_mtime),
                 description=info.name or "",
                 context_length=info.context_length,
+                capability="embedding" if info.pools else "chat",
             )
         )
 
@@ -129,37 +131,46 @@ class ModelRegistry:
             log.warning("Model id %r is already taken; serving %s as %r", base, path, model_id)
         return model_id
 
-    def list(self) -> list[ModelSpec]:
-        """Working models, in registration order."""
-        return list(self._specs.values())
+    def list(self, allowed: Collection[str] | None = None) -> list[ModelSpec]:
+        """Working models (only the ``allowed`` ids, when given), in registration order."""
+        return [spec for spec in self._specs.values() if allowed is None or spec.id in allowed]
 
-    def get(self, model_id: str) -> ModelSpec:
-        """The spec for ``model_id``; ``ModelNotFound`` if unknown, ``ModelUnavailable`` if broken."""
+    def get(self, model_id: str, allowed: Collection[str] | None = None) -> ModelSpec:
+        """The spec for ``model_id``; ``ModelNotFound`` if unknown or not ``allowed``, ``ModelUnavailable`` if broken.
+
+        A model outside ``allowed`` is answered exactly like one that does not exist.
+        """
         spec = self._specs.get(model_id)
-        if spec is not None:
+        if spec is not None and (allowed is None or model_id in allowed):
             return spec
-        if model_id in self._problems:
+        if spec is None and model_id in self._problems and allowed is None:
             raise ModelUnavailable(self._problems[model_id], param="model")
-        available = ", ".join(self._specs) or "none"
+        available = ", ".join(spec.id for spec in self.list(allowed)) or "none"
         raise ModelNotFound(f"The model '{model_id}' does not exist; available models: {available}", param="model")
 
-    def for_language(self, language: str | None) -> ModelSpec | None:
-        """The most recently created localized model for ``language``, if any."""
-        candidates = [
-            s for s in self._specs.values() if language and s.source == "localized" and s.language == language
-        ]
+    def for_language(self, language: str | None, allowed: Collection[str] | None = None) -> ModelSpec | None:
+        """The most recently created localized model for ``language`` (among ``allowed``), if any."""
+        candidates = [s for s in self.list(allowed) if language and s.source == "localized" and s.language == language]
         return max(candidates, key=lambda s: s.created, default=None)
 
-    def resolve(self, model_id: str | None, *, language: str | None = None) -> ModelSpec:
-        """``get(model_id)``, or the default model when ``model_id`` is None or empty.
+    def resolve(
+        self, model_id: str | None, *, language: str | None = None, allowed: Collection[str] | None = None
+    ) -> ModelSpec:
+        """``get(model_id, allowed)``, or the default model when ``model_id`` is None or empty.
 
         ``auto`` picks the localized model for ``language`` (the detected language of the request),
-        falling back to the default model.
+        falling back to the default model; both only among ``allowed`` models when given (the default
+        is then the first allowed model if the server's default is not).
         """
         if model_id == AUTO_MODEL and AUTO_MODEL not in self._specs:
-            return self.for_language(language) or self.resolve(None)
+            return self.for_language(language, allowed) or self.resolve(None, allowed=allowed)
         if model_id:
-            return self.get(model_id)
+            return self.get(model_id, allowed)
+        if allowed is not None and (self._default_id is None or self._default_id not in allowed):
+            first = next(iter(self.list(allowed)), None)
+            if first is None:
+                raise ModelNotFound("No model is available to this organization", param="model")
+            return first
         if self._default_id is None:
             details = "; ".join(self._problems.values())
             raise ModelUnavailable("No model is available" + (f": {details}" if details else ""), param="model")
@@ -174,11 +185,18 @@ class ModelRegistry:
         """Model id -> why that model cannot be used."""
         return dict(self._problems)
 
+    def reassign(self, old_owner: str, new_owner: str) -> int:
+        """Give every model that ``old_owner`` owns to ``new_owner``; how many there were."""
+        moved = [spec for spec in self._specs.values() if spec.organization_id == old_owner]
+        for spec in moved:
+            self._specs[spec.id] = replace(spec, organization_id=new_owner)
+        return len(moved)
+
     def register(self, spec: ModelSpec, *, default: bool = False) -> None:
-        """Add ``spec`` (it replaces a problem entry of the same id); the first one becomes the default."""
+        """Add ``spec`` (it replaces a problem entry of the same id); the first chat model becomes the default."""
         if spec.id in self._specs:
             raise ValueError(f"a model with id {spec.id!r} is already registered")
         self._specs[spec.id] = spec
         self._problems.pop(spec.id, None)
-        if default or self._default_id is None:
+        if spec.capability == "chat" and (default or self._default_id is None):
             self._default_id = spec.id

@@ -10,8 +10,11 @@ from typing import Literal
 
 from causerie.config import Settings
 from causerie.engine.base import Engine
+from causerie.engine.embedding import Embedder
 
 ModelSource = Literal["embedded", "file", "directory", "custom", "localized", "upstream"]
+Capability = Literal["chat", "embedding"]
+"""What a model is served for: generating text (chat and completions) or embeddings."""
 
 # A final quantization tag: -Q4_K_M, .Q4_1, -q8_0, -IQ4_XS, -F16, -BF16, -fp32 …
 _QUANT_SUFFIX = re.compile(r"[-_. ](?:i?q\d+(?:_[a-z0-9]+)*|b?f(?:16|32)|fp(?:16|32))$", re.IGNORECASE)
@@ -30,12 +33,17 @@ class ModelSpec:
     description: str = ""
     context_length: int | None = None
     """Training context from the GGUF metadata."""
-    factory: Callable[[Settings], Engine] | None = None
-    """Builds a custom engine; None means llama.cpp on ``path``."""
+    factory: Callable[[Settings], Engine | Embedder] | None = None
+    """Builds a custom engine (an ``Embedder`` for an embedding model); None means llama.cpp on ``path``."""
     language: str | None = None
     """ISO 639-1 code of the language a localized model was adapted to."""
     engine: str = "llama.cpp"
     """What runs it: ``llama.cpp`` in this process, ``upstream:<names>`` for a remote model."""
+    organization_id: str | None = None
+    """The organization that owns it (a localized model: whose run produced it); None: served to every one."""
+    capability: Capability = "chat"
+    matryoshka: bool = False
+    """An embedding model trained so that a vector's first dimensions, renormalized, are a vector too."""
 
 
 def model_id_from_filename(filename: str) -> str:

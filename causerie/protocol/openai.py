@@ -321,6 +321,8 @@ class ModelCard(BaseModel):
     engine: str | None = Field(
         None, description="What runs the model: llama.cpp in this process, or upstream:<names> for a remote model."
     )
+    capability: Literal["chat", "embedding"] = "chat"
+    """What the model is served for: ``chat`` (chat and text completions) or ``embedding`` (/v1/embeddings)."""
 
 
 class ModelList(BaseModel):

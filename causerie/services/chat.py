@@ -11,6 +11,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
 from causerie.engine.base import Engine, FinishReason, GenerationFinish
+from causerie.principal import Principal
 from causerie.protocol.openai import (
     AssistantMessage,
     ChatChoice,
@@ -48,6 +49,7 @@ from causerie.services.sampling import (
     sampling_params,
     usage,
 )
+from causerie.services.tracing import record_reply, traced
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class PreparedChat:
     """A validated request, ready to run: errors surface here, before any streaming starts."""
 
     request: ChatCompletionRequest
+    principal: Principal
+    """Who asked: a correction (translation) runs for them too."""
     model_id: str
     engine: Engine
     generation: EngineRequest
@@ -115,13 +119,19 @@ class ChatService:
         self.language = language
 
     async def prepare(
-        self, request: ChatCompletionRequest, *, check_language: bool = True, affinity: str | None = None
+        self,
+        request: ChatCompletionRequest,
+        principal: Principal,
+        *,
+        check_language: bool = True,
+        affinity: str | None = None,
     ) -> PreparedChat:
-        """Validate and render ``request``; ``check_language=False`` for replies no user reads as prose (code).
+        """Validate and render ``request`` (a model ``principal`` may use); ``check_language=False`` for replies no
+        user reads as prose (code).
 
         ``affinity`` (a conversation id; else the request's ``user``) keeps related requests on one replica.
         """
-        spec = self.pool.registry.resolve(request.model, language=routing_language(request))
+        spec = self.pool.resolve(request.model, principal, language=routing_language(request))
         engine = await self.pool.get(spec)
         tools = (request.tools or []) if request.tool_choice != "none" else []
         forced = _forced_tools(request, tools)
@@ -145,6 +155,7 @@ class ChatService:
         policy = self.language if check_language else None
         return PreparedChat(
             request=request,
+            principal=principal,
             model_id=spec.id,
             engine=engine,
             generation=generation,
@@ -165,6 +176,7 @@ class ChatService:
             retry=lambda messages: self._asked_again(prepared, messages),
             messages=prepared.request.messages,
             model=prepared.model_id,
+            principal=prepared.principal,
         )
 
     async def _generate(self, prepared: PreparedChat) -> ReplyStream:
@@ -190,6 +202,7 @@ class ChatService:
         """The same request with other ``messages`` (a policy's retry); its prompt counts as extra usage."""
         again = await self.prepare(
             prepared.request.model_copy(update={"messages": messages}),
+            prepared.principal,
             check_language=False,
             affinity=prepared.generation.affinity,
         )
@@ -199,6 +212,7 @@ class ChatService:
                     event = replace(event, extra_prompt_tokens=event.extra_prompt_tokens + again.prompt_tokens)
                 yield event
 
+    @traced("chat.completions")
     async def complete(self, prepared: PreparedChat) -> ChatCompletion:
         choices: list[ChatChoice] = []
         ends: list[ChoiceEnd] = []
@@ -221,10 +235,11 @@ class ChatService:
             created=now(),
             model=prepared.model_id,
             choices=choices,
-            usage=_usage(prepared, ends),
+            usage=reply_usage(prepared, ends),
             causerie=merge_reports([end.language for end in ends]),
         )
 
+    @traced("chat.completions")
     async def stream(self, prepared: PreparedChat) -> AsyncGenerator[ChatCompletionChunk, None]:
         completion_id, created = new_id("chatcmpl"), now()
         want_logprobs = prepared.request.logprobs
@@ -255,14 +270,19 @@ class ChatService:
                     if index == prepared.request.n - 1:
                         final.causerie = merge_reports([end.language for end in ends])
                     yield final
+        record_reply(reply_usage(prepared, ends), merge_reports([end.language for end in ends]))
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield ChatCompletionChunk(
-                id=completion_id, created=created, model=prepared.model_id, choices=[], usage=_usage(prepared, ends)
+                id=completion_id,
+                created=created,
+                model=prepared.model_id,
+                choices=[],
+                usage=reply_usage(prepared, ends),
             )
 
 
-def _usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
+def reply_usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
     """Usage over every generation of a request: its prompt once, retries and translations included.
 
     A chat engine's own count of the prompt (the first generation's) replaces Causerie's estimate.

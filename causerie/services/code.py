@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from causerie.errors import InvalidRequest
+from causerie.principal import Principal
 from causerie.protocol.code import (
     CodeAttempt,
     CodeFixRequest,
@@ -75,7 +76,13 @@ class CodeService:
         self.sandbox = sandbox
 
     async def ask(
-        self, messages: list[dict[str, str]], *, model: str | None, temperature: float, max_tokens: int
+        self,
+        messages: list[dict[str, str]],
+        principal: Principal,
+        *,
+        model: str | None,
+        temperature: float,
+        max_tokens: int,
     ) -> Reply:
         """One model reply (through the chat service: same templates, context checks and errors).
 
@@ -87,7 +94,7 @@ class CodeService:
             temperature=temperature,
             max_tokens=max_tokens,
         )
-        completion = await self.chat.complete(await self.chat.prepare(request, check_language=False))
+        completion = await self.chat.complete(await self.chat.prepare(request, principal, check_language=False))
         return Reply(completion.model, completion.choices[0].message.content or "")
 
     async def check(self, index: int, code: str, language: Language, tests: str | None, limits: Limits) -> CodeAttempt:
@@ -104,13 +111,14 @@ class CodeService:
         request: CodeGenerateRequest | CodeFixRequest,
         messages: list[dict[str, str]],
         language: Language,
+        principal: Principal,
     ) -> tuple[str, list[CodeAttempt]]:
         """Ask, extract, check; on failure tell the model what happened and ask again."""
         attempts: list[CodeAttempt] = []
         model = request.model
         for index in range(1, request.max_attempts + 1):
             reply = await self.ask(
-                messages, model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
+                messages, principal, model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
             )
             model = reply.model
             code = extract_code(reply.text, language.name)
@@ -145,21 +153,21 @@ class CodeService:
                 )
         return language
 
-    async def generate(self, request: CodeGenerateRequest) -> CodeResult:
+    async def generate(self, request: CodeGenerateRequest, principal: Principal) -> CodeResult:
         language = self._checked(request, tests=request.tests)
         prompt = request.description.strip()
         if request.tests:
             prompt += "\n\nThe code must pass these tests, which are run after it:\n" + _fenced(language, request.tests)
         messages = [{"role": "system", "content": _system(language)}, {"role": "user", "content": prompt}]
-        model, attempts = await self._iterate(request, messages, language)
+        model, attempts = await self._iterate(request, messages, language, principal)
         return _result("code.generate", model, language, request.tests, attempts)
 
-    async def fix(self, request: CodeFixRequest) -> CodeResult:
+    async def fix(self, request: CodeFixRequest, principal: Principal) -> CodeResult:
         language = self._checked(request, tests=request.tests)
         original = await self.check(0, request.code, language, request.tests, request.limits)
         failure_seen = not original.passed or (request.error is not None and not request.tests)
         if not failure_seen:
-            model = self.chat.pool.registry.resolve(request.model).id
+            model = self.chat.pool.resolve(request.model, principal).id
             return _result("code.fix", model, language, request.tests, [], original)
         prompt = f"This {language.name} code is broken:\n{_fenced(language, request.code)}\n"
         if request.tests:
@@ -170,7 +178,7 @@ class CodeService:
             prompt += "\n" + describe_failure(original) + "\n"
         prompt += "\nFix the code. Keep its names and behaviour otherwise."
         messages = [{"role": "system", "content": _system(language)}, {"role": "user", "content": prompt}]
-        model, attempts = await self._iterate(request, messages, language)
+        model, attempts = await self._iterate(request, messages, language, principal)
         return _result("code.fix", model, language, request.tests, attempts, original)
 
     async def measure(self, code: str, language: Language, request: CodeOptimizeRequest) -> Measurement:
@@ -189,10 +197,10 @@ class CodeService:
             code=code, outputs=data["outputs"], tests_passed=data["tests_passed"], seconds=data["seconds"], run=run
         )
 
-    async def optimize(self, request: CodeOptimizeRequest) -> CodeOptimizeResult:
+    async def optimize(self, request: CodeOptimizeRequest, principal: Principal) -> CodeOptimizeResult:
         language = self._checked(request, code=request.code, tests=request.tests)
         original = await self.measure(request.code, language, request)
-        model = self.chat.pool.registry.resolve(request.model).id
+        model = self.chat.pool.resolve(request.model, principal).id
         if original.error:
             return CodeOptimizeResult(
                 model=model, language=language.name, accepted=False, code=request.code, original=original, attempts=[]
@@ -205,7 +213,7 @@ class CodeService:
         attempts: list[OptimizeAttempt] = []
         for index in range(1, request.max_attempts + 1):
             reply = await self.ask(
-                messages, model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
+                messages, principal, model=request.model, temperature=request.temperature, max_tokens=request.max_tokens
             )
             model = reply.model
             code = extract_code(reply.text, language.name)

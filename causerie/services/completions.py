@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from causerie.engine.base import Engine, GenerationChunk, GenerationFinish, GenerationRequest, TokenLogprob
 from causerie.errors import InvalidRequest
+from causerie.principal import Principal
 from causerie.protocol.openai import (
     Completion,
     CompletionChoice,
@@ -17,6 +18,7 @@ from causerie.protocol.openai import (
 )
 from causerie.services.engines import EnginePool
 from causerie.services.sampling import check_capabilities, check_context, count_prompt, sampling_params, usage
+from causerie.services.tracing import record_reply, traced
 
 
 @dataclass(frozen=True)
@@ -32,10 +34,10 @@ class CompletionService:
     def __init__(self, pool: EnginePool) -> None:
         self.pool = pool
 
-    async def prepare(self, request: CompletionRequest) -> PreparedCompletion:
+    async def prepare(self, request: CompletionRequest, principal: Principal) -> PreparedCompletion:
         if request.suffix:
             raise InvalidRequest("suffix (fill-in-the-middle) is not supported", param="suffix")
-        spec = self.pool.registry.resolve(request.model)
+        spec = self.pool.resolve(request.model, principal)
         engine = await self.pool.get(spec)
         params = sampling_params(request, max_tokens=request.max_tokens, logprobs=request.logprobs)
         check_capabilities(engine, params)
@@ -57,6 +59,7 @@ class CompletionService:
                 async for event in prepared.engine.generate(generation):
                     yield p * n + i, event
 
+    @traced("completions")
     async def complete(self, prepared: PreparedCompletion) -> Completion:
         texts: dict[int, str] = {}
         logprobs: dict[int, CompletionLogprobs] = {}
@@ -91,6 +94,7 @@ class CompletionService:
             usage=usage(prepared.prompt_tokens, finishes.values()),
         )
 
+    @traced("completions")
     async def stream(self, prepared: PreparedCompletion) -> AsyncIterator[Completion]:
         completion_id, created = new_id("cmpl"), now()
         finishes: list[GenerationFinish] = []
@@ -111,6 +115,7 @@ class CompletionService:
                     _extend(lp, event.logprobs, 0)
                 choice = CompletionChoice(index=index, text=text, finish_reason=None, logprobs=lp)
             yield Completion(id=completion_id, created=created, model=prepared.model_id, choices=[choice])
+        record_reply(usage(prepared.prompt_tokens, finishes))
         options = prepared.request.stream_options
         if options is not None and options.include_usage:
             yield Completion(

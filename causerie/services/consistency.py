@@ -46,6 +46,7 @@ from causerie.language import (
     mentioned_languages,
     prose,
 )
+from causerie.principal import Principal
 from causerie.protocol.openai import ChatCompletionRequest, ChatMessage, LanguageReport
 from causerie.protocol.text import TranslateRequest
 from causerie.services.reply_stream import ChoiceEnd, Content, ReplyStream
@@ -193,6 +194,7 @@ class LanguagePolicy:
         retry: Retry,
         messages: list[ChatMessage],
         model: str,
+        principal: Principal,
     ) -> ReplyStream:
         """``reply`` as the client may see it; ``retry`` runs the request again with firmer ``messages``."""
         ends: list[ChoiceEnd] = []
@@ -219,7 +221,7 @@ class LanguagePolicy:
                 break
             if last_chance:
                 corrected = "translated"
-                text, translation = await self._translate(hold.text(), plan, model)
+                text, translation = await self._translate(hold.text(), plan, model, principal)
                 yield Content(text)
                 break
             corrected, last_chance = "retried", True
@@ -233,13 +235,16 @@ class LanguagePolicy:
             language=LanguageReport(language=plan.expected, detected=first.detected, corrected=corrected),
         )
 
-    async def _translate(self, text: str, plan: LanguagePlan, model: str) -> tuple[str, tuple[int, int]]:
+    async def _translate(
+        self, text: str, plan: LanguagePlan, model: str, principal: Principal
+    ) -> tuple[str, tuple[int, int]]:
         """``text`` in the user's language (code, URLs and markup kept), and the (prompt, completion) tokens spent."""
         found = detect(text)
         if found is None:  # nothing left to tell the language by: keep the reply as it is
             return text, (0, 0)
         result = await self.translator.translate(
-            TranslateRequest(text=text, source_language=found.language, target_language=plan.expected, model=model)
+            TranslateRequest(text=text, source_language=found.language, target_language=plan.expected, model=model),
+            principal,
         )
         return result.text, (result.usage.prompt_tokens, result.usage.completion_tokens)
 

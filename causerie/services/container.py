@@ -10,30 +10,50 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from opentelemetry.trace import TracerProvider
+
 from causerie.config import Settings
+from causerie.models.localized import adopt_localized
 from causerie.models.registry import ModelRegistry
+from causerie.principal import PERSONAL_ORGANIZATION_ID
 from causerie.sandbox import Sandbox
+from causerie.services.accounts import AccountService
 from causerie.services.chat import ChatService
 from causerie.services.code import CodeService
 from causerie.services.completions import CompletionService
 from causerie.services.consistency import LanguagePolicy
 from causerie.services.conversations import ConversationService
 from causerie.services.corpora import CorpusStore
+from causerie.services.embeddings import EmbeddingService
 from causerie.services.engines import EnginePool
 from causerie.services.jobs import JobRunner
 from causerie.services.localize import LocalizeService
+from causerie.services.metrics import Metrics
+from causerie.services.model_access import ModelAccess
 from causerie.services.replies import ReplyService
+from causerie.services.response_history import ResponseHistory
+from causerie.services.responses import ResponseService
 from causerie.services.summarize import SummarizationService
+from causerie.services.tracing import tracer_from
 from causerie.services.translate import TranslationService
-from causerie.store import ConversationRepository, Database, database_url
+from causerie.store import AccountRepository, ConversationRepository, Database, ResponseRepository, database_url
 
 
 class Container:
-    """Registry, engine pool, store, sandbox, job runner and the services on top, built once from ``settings``."""
+    """Registry, engine pool, metrics, store, sandbox, job runner and the services on top, built once from
+    ``settings``."""
 
-    def __init__(self, settings: Settings, registry: ModelRegistry | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        registry: ModelRegistry | None = None,
+        *,
+        tracer_provider: TracerProvider | None = None,
+    ) -> None:
+        """``tracer_provider``: where spans go (``services.tracing``); None: no traces."""
         self.settings = settings
         self._registry = registry
+        self._tracer_provider = tracer_provider
         self._database: Database | None = None
 
     @cached_property
@@ -41,8 +61,23 @@ class Container:
         return self._registry if self._registry is not None else ModelRegistry.discover(self.settings)
 
     @cached_property
+    def metrics(self) -> Metrics:
+        return Metrics()
+
+    @cached_property
+    def model_access(self) -> ModelAccess:
+        """Which models each principal may use; grants are read from the store only for organizations."""
+        return ModelAccess(
+            self.registry,
+            lambda organization: self.account_repository.grants(organization),
+            self.settings.preview_models,
+        )
+
+    @cached_property
     def pool(self) -> EnginePool:
-        return EnginePool(self.registry, self.settings)
+        return EnginePool(
+            self.registry, self.settings, self.model_access, self.metrics, tracer_from(self._tracer_provider)
+        )
 
     @cached_property
     def sandbox(self) -> Sandbox:
@@ -60,6 +95,10 @@ class Container:
     @cached_property
     def completions(self) -> CompletionService:
         return CompletionService(self.pool)
+
+    @cached_property
+    def embeddings(self) -> EmbeddingService:
+        return EmbeddingService(self.pool)
 
     @cached_property
     def translation(self) -> TranslationService:
@@ -97,12 +136,38 @@ class Container:
         return ConversationRepository(self.open_store())
 
     @cached_property
+    def account_repository(self) -> AccountRepository:
+        return AccountRepository(self.open_store())
+
+    @cached_property
+    def accounts(self) -> AccountService:
+        """Organizations, members, keys, grants; the first organization adopts the personal-mode jobs and models."""
+        return AccountService(
+            self.account_repository,
+            lambda: self.registry,
+            self.settings,
+            adopters=(self.jobs.adopt, self._adopt_models),
+        )
+
+    def _adopt_models(self, organization_id: str) -> int:
+        """Personal mode's localized models: their cards on disk, and the registry's entries once it is built."""
+        adopted = adopt_localized(self.settings, organization_id)
+        if self._built("registry"):
+            self.registry.reassign(PERSONAL_ORGANIZATION_ID, organization_id)
+        return adopted
+
+    @cached_property
     def conversations(self) -> ConversationService:
         return ConversationService(self.repository)
 
     @cached_property
     def replies(self) -> ReplyService:
         return ReplyService(self.chat, self.repository)
+
+    @cached_property
+    def responses(self) -> ResponseService:
+        """The Responses API: chat replies, stored with their owner and mirrored as conversations."""
+        return ResponseService(self.chat, ResponseRepository(self.open_store()), ResponseHistory(self.repository))
 
     def _built(self, name: str) -> bool:
         return name in self.__dict__
@@ -114,8 +179,12 @@ class Container:
                 self.jobs.shutdown()
             if self._built("replies"):
                 await self.replies.aclose()
+            if self._built("responses"):
+                await self.responses.aclose()
             if self._built("pool"):
                 await self.pool.aclose()
+            if self._built("metrics"):
+                self.metrics.close()
         finally:
             self.close_store()
 

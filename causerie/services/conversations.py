@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from causerie.errors import InvalidRequest
+from causerie.principal import Principal
 from causerie.protocol.conversations import (
     Conversation,
     ConversationCreate,
@@ -90,44 +91,49 @@ def _markdown(conversation: ConversationWithMessages) -> str:
 
 
 class ConversationService:
+    """Every method acts for a ``Principal``: the repository shows it only its own conversations."""
+
     def __init__(self, repository: ConversationRepository) -> None:
         self.repository = repository
 
-    def create(self, body: ConversationCreate) -> Conversation:
-        row = self.repository.create(title=body.title, model=body.model, system_prompt=body.system_prompt)
+    def create(self, principal: Principal, body: ConversationCreate) -> Conversation:
+        row = self.repository.create(principal, title=body.title, model=body.model, system_prompt=body.system_prompt)
         return conversation_out(row)
 
-    def list_page(self, limit: int = 20, after: str | None = None) -> ConversationList:
-        rows, has_more = self.repository.page(limit, after)
+    def list_page(self, principal: Principal, limit: int = 20, after: str | None = None) -> ConversationList:
+        rows, has_more = self.repository.page(principal, limit, after)
         return ConversationList(data=[conversation_out(row) for row in rows], has_more=has_more)
 
-    def get(self, conversation_id: str) -> ConversationWithMessages:
-        row = self.repository.get(conversation_id)
-        return tree_out(row, self.repository.messages(conversation_id))
+    def get(self, principal: Principal, conversation_id: str) -> ConversationWithMessages:
+        row = self.repository.get(principal, conversation_id)
+        return tree_out(row, self.repository.messages(principal, conversation_id))
 
-    def branch(self, conversation_id: str) -> list[Message]:
+    def branch(self, principal: Principal, conversation_id: str) -> list[Message]:
         """The messages of the branch being shown, root first."""
-        row = self.repository.get(conversation_id)
-        return [message_out(m) for m in path_to(self.repository.messages(conversation_id), row.current_message_id)]
+        row = self.repository.get(principal, conversation_id)
+        messages = self.repository.messages(principal, conversation_id)
+        return [message_out(m) for m in path_to(messages, row.current_message_id)]
 
-    def update(self, conversation_id: str, body: ConversationUpdate) -> Conversation:
+    def update(self, principal: Principal, conversation_id: str, body: ConversationUpdate) -> Conversation:
         changes = body.model_dump(include=body.model_fields_set)
         if changes.get("title", "") is None:
             raise InvalidRequest("title cannot be null", param="title", code="invalid_value")
         if changes.get("current_message_id") is not None:
-            self.repository.message(conversation_id, changes["current_message_id"], param="current_message_id")
+            self.repository.message(
+                principal, conversation_id, changes["current_message_id"], param="current_message_id"
+            )
         else:
-            self.repository.get(conversation_id)
-        return conversation_out(self.repository.update(conversation_id, **changes))
+            self.repository.get(principal, conversation_id)
+        return conversation_out(self.repository.update(principal, conversation_id, **changes))
 
-    def delete(self, conversation_id: str) -> ConversationDeleted:
-        self.repository.delete(conversation_id)
+    def delete(self, principal: Principal, conversation_id: str) -> ConversationDeleted:
+        self.repository.delete(principal, conversation_id)
         return ConversationDeleted(id=conversation_id)
 
-    def search(self, query: str, limit: int = 20) -> SearchResults:
+    def search(self, principal: Principal, query: str, limit: int = 20) -> SearchResults:
         if not search_key(query).strip():
             raise InvalidRequest("the search query is empty", param="q", code="invalid_value")
-        hits = self.repository.search(query, limit)
+        hits = self.repository.search(principal, query, limit)
         return SearchResults(
             data=[
                 SearchResult(
@@ -142,19 +148,19 @@ class ConversationService:
             ]
         )
 
-    def export(self, conversation_id: str, fmt: ExportFormat) -> str:
-        conversation = self.get(conversation_id)
+    def export(self, principal: Principal, conversation_id: str, fmt: ExportFormat) -> str:
+        conversation = self.get(principal, conversation_id)
         if fmt == "markdown":
             return _markdown(conversation)
         return conversation.model_dump_json(indent=2)
 
-    def export_all(self, fmt: ExportFormat) -> str:
-        conversations = [self.get(conversation_id) for conversation_id in self.repository.all_ids()]
+    def export_all(self, principal: Principal, fmt: ExportFormat) -> str:
+        conversations = [self.get(principal, conversation_id) for conversation_id in self.repository.all_ids(principal)]
         if fmt == "markdown":
             return "\n---\n\n".join(_markdown(conversation) for conversation in conversations)
         return ConversationExport(data=conversations).model_dump_json(indent=2)
 
-    def import_chatgpt(self, data: object) -> ImportResult:
+    def import_chatgpt(self, principal: Principal, data: object) -> ImportResult:
         """Store every conversation of a ChatGPT ``conversations.json`` (validated whole before storing any)."""
         imported = []
         for item in parse_chatgpt_export(data):
@@ -167,6 +173,6 @@ class ConversationService:
                 created_at=item.created_at,
                 updated_at=item.updated_at,
             )
-            self.repository.add_tree(row, item.messages, item.current)
+            self.repository.add_tree(principal, row, item.messages, item.current)
             imported.append(conversation_out(row))
         return ImportResult(imported=len(imported), conversations=imported)

@@ -8,10 +8,15 @@ input (``invalid_request_error``) from a failure of the server (``server_error``
 is also written as JSON under the runner's folder after each change, so the state of finished jobs
 survives a restart (a job that was running when the process stopped is marked failed as
 interrupted; a localize job resubmitted with the same options resumes from its last checkpoint).
+
+Every job belongs to the principal that submitted it (``organization_id``, ``user_id`` in its
+record): ``get`` and ``list`` show a principal only its own, and another owner's job is not found,
+exactly like a missing one.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -24,6 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from causerie.errors import CauserieError
+from causerie.principal import PERSONAL_ORGANIZATION_ID, Principal
 from causerie.protocol.openai import ErrorBody
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,9 @@ class Job(BaseModel):
     progress: JobProgress = Field(default_factory=JobProgress)
     result: dict[str, Any] | None = None
     error: ErrorBody | None = None
+    organization_id: str = Field(PERSONAL_ORGANIZATION_ID, exclude=True)
+    user_id: str | None = Field(None, exclude=True)
+    """The owner; kept in the record on disk, not shown in the API's job object."""
 
 
 _INTERRUPTED = ErrorBody.of(
@@ -83,29 +92,39 @@ class JobRunner:
         for worker in self._workers:
             worker.start()
 
-    def submit(self, kind: str, function: JobFunction) -> Job:
-        job = Job(id=f"job-{uuid.uuid4().hex[:16]}", kind=kind, created_at=int(time.time()))
+    def submit(self, kind: str, function: JobFunction, owner: Principal) -> Job:
+        job = Job(
+            id=f"job-{uuid.uuid4().hex[:16]}",
+            kind=kind,
+            created_at=int(time.time()),
+            organization_id=owner.organization_id,
+            user_id=owner.user_id,
+        )
         with self._lock:
             self._jobs[job.id] = job
             self._save(job)
         self._queue.put((job.id, function))
         return job.model_copy(deep=True)
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, principal: Principal) -> Job:
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None:
+            if job is None or not principal.owns(job.organization_id, job.user_id):
                 raise JobNotFound(f"No job with id '{job_id}'", param="job_id")
             return job.model_copy(deep=True)
 
-    def list(self) -> list[Job]:
+    def list(self, principal: Principal) -> list[Job]:
         with self._lock:
-            return [job.model_copy(deep=True) for job in self._jobs.values()]
+            return [
+                job.model_copy(deep=True)
+                for job in self._jobs.values()
+                if principal.owns(job.organization_id, job.user_id)
+            ]
 
-    def wait(self, job_id: str, timeout: float) -> Job:
+    def wait(self, job_id: str, principal: Principal, timeout: float) -> Job:
         """The job once finished (or as it is after ``timeout`` seconds)."""
         deadline = time.monotonic() + timeout
-        while (job := self.get(job_id)).status in ("queued", "running") and time.monotonic() < deadline:
+        while (job := self.get(job_id, principal)).status in ("queued", "running") and time.monotonic() < deadline:
             time.sleep(0.05)
         return job
 
@@ -152,24 +171,43 @@ class JobRunner:
             self._jobs[job_id] = job
             self._save(job)
 
+    def adopt(self, organization_id: str) -> int:
+        """Give the personal-mode jobs (in memory and on disk) to ``organization_id``; how many there were."""
+        with self._lock:
+            if self._folder is not None and self._folder.is_dir():
+                for path in self._folder.glob("job-*.json"):
+                    job = _read(path)
+                    if job is not None and job.id not in self._jobs:
+                        self._jobs[job.id] = job
+            adopted = [job for job in self._jobs.values() if job.organization_id == PERSONAL_ORGANIZATION_ID]
+            for job in adopted:
+                self._jobs[job.id] = job.model_copy(update={"organization_id": organization_id})
+                self._save(self._jobs[job.id])
+            return len(adopted)
+
     def _save(self, job: Job) -> None:
         if self._folder is None:
             return
         self._folder.mkdir(parents=True, exist_ok=True)
         temp = self._folder / f".{job.id}.tmp"
-        temp.write_text(job.model_dump_json(indent=1) + "\n", encoding="utf-8")
+        record = {**job.model_dump(mode="json"), "organization_id": job.organization_id, "user_id": job.user_id}
+        temp.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
         temp.replace(self._folder / f"{job.id}.json")
 
     def _load(self, folder: Path) -> None:
         for path in sorted(folder.glob("job-*.json")):
-            try:
-                job = Job.model_validate_json(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
-                log.warning("ignoring unreadable job record %s: %s", path, exc)
-                continue
-            if job.id in self._jobs:  # submitted before ``start``
+            job = _read(path)
+            if job is None or job.id in self._jobs:  # unreadable, or submitted before ``start``
                 continue
             if job.status in ("queued", "running"):
                 job = job.model_copy(update={"status": "failed", "error": _INTERRUPTED})
                 self._save(job)
             self._jobs[job.id] = job
+
+
+def _read(path: Path) -> Job | None:
+    try:
+        return Job.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable job record %s: %s", path, exc)
+        return None

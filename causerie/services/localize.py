@@ -6,6 +6,9 @@ base models given as a path under the model folders (``<data_dir>/models`` and
 ``CAUSERIE_MODELS_DIR``); a registered model id is always fine. A path that is not allowed, does
 not exist or is of the wrong kind gets one answer (``PathNotAllowed``), checked before the job is
 queued. ``run`` is ``causerie localize``: the operator on their own machine, any local path.
+
+A job belongs to the principal that submitted it, and the model it produces to that principal's
+organization (written in the model's card): private to it unless it grants it to others.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from causerie.localize.options import LocalizeOptions
 from causerie.localize.paths import PathKind, confined
 from causerie.localize.progress import ProgressSink, no_progress
 from causerie.models.registry import ModelRegistry
+from causerie.principal import PERSONAL, Principal
 from causerie.services.jobs import Job, JobFunction, JobNotFound, JobRunner
 
 if TYPE_CHECKING:
@@ -55,15 +59,15 @@ class LocalizeService:
             *([settings.models_dir] if settings.models_dir else []),
         )
 
-    def submit(self, options: LocalizeOptions, *, restart: bool = False) -> Job:
-        """Check what can be known now (400s, not failed jobs), then queue the run."""
-        return self._jobs.submit(JOB_KIND, self._job(self._confine(options), restart))
+    def submit(self, options: LocalizeOptions, principal: Principal, *, restart: bool = False) -> Job:
+        """Check what can be known now (400s, not failed jobs), then queue the run for ``principal``."""
+        return self._jobs.submit(JOB_KIND, self._job(self._confine(options), restart, principal), principal)
 
-    def list_jobs(self) -> list[Job]:
-        return [job for job in self._jobs.list() if job.kind == JOB_KIND]
+    def list_jobs(self, principal: Principal) -> list[Job]:
+        return [job for job in self._jobs.list(principal) if job.kind == JOB_KIND]
 
-    def get_job(self, job_id: str) -> Job:
-        job = self._jobs.get(job_id)
+    def get_job(self, job_id: str, principal: Principal) -> Job:
+        job = self._jobs.get(job_id, principal)
         if job.kind != JOB_KIND:
             raise JobNotFound(f"No job with id '{job_id}'", param="job_id")
         return job
@@ -72,7 +76,7 @@ class LocalizeService:
         self, options: LocalizeOptions, *, progress: ProgressSink = no_progress, restart: bool = False
     ) -> LocalizeResult:
         """Run in this process, reading any local path (``causerie localize``: the operator's own machine)."""
-        return self._run(options, progress, restart, None)
+        return self._run(options, progress, restart, None, PERSONAL)
 
     def _confine(self, options: LocalizeOptions) -> LocalizeOptions:
         """``options`` with every path the run will read replaced by its allowed real path."""
@@ -96,22 +100,28 @@ class LocalizeService:
         resolve_base(chosen, self._registry)  # no weights, not a model folder, not a .gguf: said now, not in a job
         return chosen
 
-    def _job(self, options: LocalizeOptions, restart: bool) -> JobFunction:
+    def _job(self, options: LocalizeOptions, restart: bool, principal: Principal) -> JobFunction:
         def run(progress: ProgressSink) -> dict[str, Any]:
-            return self._run(options, progress, restart, self.corpus_roots).model_dump(mode="json")
+            return self._run(options, progress, restart, self.corpus_roots, principal).model_dump(mode="json")
 
         return run
 
     def _run(
-        self, options: LocalizeOptions, progress: ProgressSink, restart: bool, confine_to: Sequence[Path] | None
+        self,
+        options: LocalizeOptions,
+        progress: ProgressSink,
+        restart: bool,
+        confine_to: Sequence[Path] | None,
+        principal: Principal,
     ) -> LocalizeResult:
         from causerie.localize.pipeline import run_localize
-        from causerie.models.localized import spec_from_folder
+        from causerie.models.localized import give_to, spec_from_folder
 
         result = run_localize(
             options, self._settings, registry=self._registry, progress=progress, restart=restart, confine_to=confine_to
         )
         if result.model_dir is not None:
+            give_to(Path(result.model_dir), principal.organization_id)
             self._registry.register(spec_from_folder(Path(result.model_dir)))
         return result
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from causerie.engine.base import Engine, GenerationChunk, SamplingParams
+from causerie.principal import Principal
 from causerie.protocol.openai import ChatMessage
 from causerie.protocol.text import TextUsage
 from causerie.services.chat_prompt import ChatPrompt, prepare_prompt, run
@@ -31,8 +32,8 @@ class Prompter:
         self.model_id = model_id
 
     @classmethod
-    async def open(cls, pool: EnginePool, model: str | None) -> Prompter:
-        spec = pool.registry.resolve(model)
+    async def open(cls, pool: EnginePool, model: str | None, principal: Principal) -> Prompter:
+        spec = pool.resolve(model, principal)
         return cls(await pool.get(spec), spec.id)
 
     @property

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from causerie.errors import CauserieError, ContextLengthExceeded, GenerationInProgress, InvalidRequest
 from causerie.language import detect_language
+from causerie.principal import Principal
 from causerie.protocol.conversations import (
     AssistantMessageEvent,
     DeltaEvent,
@@ -54,6 +55,7 @@ _END = object()
 class ReplyJob:
     """One reply being written; read it as events (streaming) or wait for the result."""
 
+    principal: Principal
     conversation_id: str
     user_message: Message | None
     task: asyncio.Task[None] | None = None
@@ -81,14 +83,14 @@ class ReplyJob:
             raise self.failure
         if final is None:
             raise RuntimeError("a reply ended without its final message")
-        conversation = await asyncio.to_thread(repository.get, self.conversation_id)
+        conversation = await asyncio.to_thread(repository.get, self.principal, self.conversation_id)
         return Exchange(
             user_message=self.user_message, assistant_message=final, conversation=conversation_out(conversation)
         )
 
 
 class ReplyService:
-    """Holds the replies running in this process (one per conversation)."""
+    """Holds the replies running in this process (one per conversation); each acts for its ``Principal``."""
 
     def __init__(self, chat: ChatService, repository: ConversationRepository) -> None:
         self.chat = chat
@@ -106,27 +108,35 @@ class ReplyService:
             )
         self._running[conversation_id] = None
 
-    async def post(self, conversation_id: str, body: MessageCreate) -> ReplyJob:
+    async def post(self, principal: Principal, conversation_id: str, body: MessageCreate) -> ReplyJob:
         """Store the user's message (after the current one, or under ``parent_id``) and start the reply."""
-        conversation = await asyncio.to_thread(self.repository.get, conversation_id)
+        repository = self.repository
+        conversation = await asyncio.to_thread(repository.get, principal, conversation_id)
         await self._claim(conversation_id)
         try:
             parent_id = body.parent_id if "parent_id" in body.model_fields_set else conversation.current_message_id
             if parent_id is not None:
-                await asyncio.to_thread(self.repository.message, conversation_id, parent_id, param="parent_id")
+                await asyncio.to_thread(repository.message, principal, conversation_id, parent_id, param="parent_id")
             user = await asyncio.to_thread(
-                self.repository.add_message, conversation_id, parent_id=parent_id, role="user", content=body.content
+                repository.add_message,
+                principal,
+                conversation_id,
+                parent_id=parent_id,
+                role="user",
+                content=body.content,
             )
-            conversation = await self._detect_language(conversation, body.content)
-            return await self._start(conversation, user, body, user_message=message_out(user))
+            conversation = await self._detect_language(principal, conversation, body.content)
+            return await self._start(principal, conversation, user, body, user_message=message_out(user))
         except BaseException:
             self._running.pop(conversation_id, None)
             raise
 
-    async def regenerate(self, conversation_id: str, message_id: str, options: GenerationOptions) -> ReplyJob:
+    async def regenerate(
+        self, principal: Principal, conversation_id: str, message_id: str, options: GenerationOptions
+    ) -> ReplyJob:
         """A new reply beside ``message_id`` (an assistant message), under the same parent."""
-        conversation = await asyncio.to_thread(self.repository.get, conversation_id)
-        old = await asyncio.to_thread(self.repository.message, conversation_id, message_id)
+        conversation = await asyncio.to_thread(self.repository.get, principal, conversation_id)
+        old = await asyncio.to_thread(self.repository.message, principal, conversation_id, message_id)
         if old.role != "assistant" or old.parent_id is None:
             raise InvalidRequest(
                 "only a reply (an assistant message that answers a message) can be regenerated",
@@ -135,15 +145,15 @@ class ReplyService:
             )
         await self._claim(conversation_id)
         try:
-            parent = await asyncio.to_thread(self.repository.message, conversation_id, old.parent_id)
-            return await self._start(conversation, parent, options, user_message=None)
+            parent = await asyncio.to_thread(self.repository.message, principal, conversation_id, old.parent_id)
+            return await self._start(principal, conversation, parent, options, user_message=None)
         except BaseException:
             self._running.pop(conversation_id, None)
             raise
 
-    async def stop(self, conversation_id: str) -> bool:
+    async def stop(self, principal: Principal, conversation_id: str) -> bool:
         """Stop the reply being written, once its partial text is saved; False when none was running."""
-        await asyncio.to_thread(self.repository.get, conversation_id)
+        await asyncio.to_thread(self.repository.get, principal, conversation_id)
         task = self._running.get(conversation_id)
         if task is None:
             return False
@@ -161,29 +171,31 @@ class ReplyService:
 
     # -- internals ----------------------------------------------------------------------------
 
-    async def _detect_language(self, conversation: ConversationRow, text: str) -> ConversationRow:
+    async def _detect_language(self, principal: Principal, conversation: ConversationRow, text: str) -> ConversationRow:
         """Record the language of the conversation's first message."""
         if conversation.language is not None:
             return conversation
         language = await asyncio.to_thread(detect_language, text)
         if language is None:
             return conversation
-        return await asyncio.to_thread(self.repository.update, conversation.id, language=language)
+        return await asyncio.to_thread(self.repository.update, principal, conversation.id, language=language)
 
     async def _start(
         self,
+        principal: Principal,
         conversation: ConversationRow,
         parent: MessageRow,
         options: GenerationOptions,
         user_message: Message | None,
     ) -> ReplyJob:
-        messages = await asyncio.to_thread(self.repository.messages, conversation.id)
+        messages = await asyncio.to_thread(self.repository.messages, principal, conversation.id)
         branch = path_to(messages, parent.id)
-        prepared = await self._prepare(conversation, branch, options)
+        prepared = await self._prepare(principal, conversation, branch, options)
         if options.model and options.model != conversation.model:  # keep the model the user picked
-            await asyncio.to_thread(self.repository.update, conversation.id, model=options.model)
+            await asyncio.to_thread(self.repository.update, principal, conversation.id, model=options.model)
         reply = await asyncio.to_thread(
             self.repository.add_message,
+            principal,
             conversation.id,
             parent_id=parent.id,
             role="assistant",
@@ -191,7 +203,7 @@ class ReplyService:
             model=prepared.model_id,
             status=MessageStatus.incomplete,
         )
-        job = ReplyJob(conversation.id, user_message)
+        job = ReplyJob(principal, conversation.id, user_message)
         job.queue.put_nowait(AssistantMessageEvent(message=message_out(reply)))
         wants_title = conversation.title is None
         first_user = next((m.content for m in branch if m.role == "user"), "")
@@ -200,11 +212,11 @@ class ReplyService:
         return job
 
     async def _prepare(
-        self, conversation: ConversationRow, branch: list[MessageRow], options: GenerationOptions
+        self, principal: Principal, conversation: ConversationRow, branch: list[MessageRow], options: GenerationOptions
     ) -> PreparedChat:
         """The newest messages that fit with room for the reply (see the module docstring)."""
         pool = self.chat.pool
-        spec = pool.registry.resolve(options.model or conversation.model)
+        spec = pool.resolve(options.model or conversation.model, principal)
         engine = await pool.get(spec)
         budget = options.max_tokens or min(DEFAULT_REPLY_TOKENS, engine.context_length // 4)
         system = [ChatMessage(role="system", content=conversation.system_prompt)] if conversation.system_prompt else []
@@ -219,7 +231,7 @@ class ReplyService:
                 stream=True,
             )
             try:
-                return await self.chat.prepare(request, affinity=conversation.id)  # its turns on one replica
+                return await self.chat.prepare(request, principal, affinity=conversation.id)  # its turns on one replica
             except ContextLengthExceeded:
                 later_user = next((i for i in range(start + 1, len(turns)) if turns[i].role == "user"), None)
                 if later_user is None:
@@ -240,7 +252,7 @@ class ReplyService:
                 parts.append(text)
                 job.queue.put_nowait(DeltaEvent(content=text))
                 if time.monotonic() - saved_at >= SAVE_INTERVAL_S:
-                    await asyncio.to_thread(self.repository.save_content, reply.id, "".join(parts))
+                    await asyncio.to_thread(self.repository.save_content, job.principal, reply.id, "".join(parts))
                     saved_at = time.monotonic()
             status = MessageStatus.complete
         except asyncio.CancelledError:
@@ -253,24 +265,24 @@ class ReplyService:
             job.failure = CauserieError("The model failed while writing the reply; what it wrote so far is kept.")
         finally:
             try:
-                await asyncio.to_thread(self.repository.save_content, reply.id, "".join(parts), status)
+                await asyncio.to_thread(self.repository.save_content, job.principal, reply.id, "".join(parts), status)
                 if job.failure is not None:
                     job.queue.put_nowait(ErrorEvent(error=ErrorBody.of(job.failure)))
-                final = await asyncio.to_thread(self.repository.message, reply.conversation_id, reply.id)
+                final = await asyncio.to_thread(self.repository.message, job.principal, reply.conversation_id, reply.id)
                 job.queue.put_nowait(DoneEvent(message=message_out(final)))
                 if wants_title and status is MessageStatus.complete:
-                    title = await self._title(prepared.model_id, job.conversation_id, first_user)
+                    title = await self._title(job.principal, prepared.model_id, job.conversation_id, first_user)
                     job.queue.put_nowait(TitleEvent(title=title))
             finally:
                 self._running.pop(job.conversation_id, None)
                 job.queue.put_nowait(_END)
 
-    async def _title(self, model_id: str, conversation_id: str, first_user: str) -> str:
-        conversation = await asyncio.to_thread(self.repository.get, conversation_id)
+    async def _title(self, principal: Principal, model_id: str, conversation_id: str, first_user: str) -> str:
+        conversation = await asyncio.to_thread(self.repository.get, principal, conversation_id)
         try:
-            title = await generate_title(self.chat, model_id, conversation.language, first_user)
+            title = await generate_title(self.chat, principal, model_id, conversation.language, first_user)
         except CauserieError as exc:
             log.warning("title generation failed, using the first message: %s", exc.message)
             title = fallback_title(first_user)
-        await asyncio.to_thread(self.repository.update, conversation_id, title=title)
+        await asyncio.to_thread(self.repository.update, principal, conversation_id, title=title)
         return title

@@ -17,6 +17,7 @@ from typing import Literal
 
 from causerie.errors import InvalidRequest
 from causerie.language import detect, detect_language, language_name
+from causerie.principal import Principal
 from causerie.protocol.text import (
     SummarizeProgress,
     SummarizeRequest,
@@ -67,6 +68,7 @@ class SummaryJob:
     """A checked request, ready to run."""
 
     request: SummarizeRequest
+    principal: Principal
     prompter: Prompter
     document_language: str | None
     language: str | None
@@ -78,19 +80,21 @@ class SummarizationService:
         self.pool = pool
         self.translator = translator
 
-    async def summarize(self, request: SummarizeRequest) -> Summary:
+    async def summarize(self, request: SummarizeRequest, principal: Principal) -> Summary:
         """The summary, without progress events."""
-        async for event in self.run(await self.prepare(request)):
+        async for event in self.run(await self.prepare(request, principal)):
             if isinstance(event, Summary):
                 return event
         raise AssertionError("run() always ends with the summary")
 
-    async def prepare(self, request: SummarizeRequest) -> SummaryJob:
-        prompter = await Prompter.open(self.pool, request.model)
+    async def prepare(self, request: SummarizeRequest, principal: Principal) -> SummaryJob:
+        prompter = await Prompter.open(self.pool, request.model, principal)
         found = detect(request.text)
         document_language = found.language if found else None
         budget = await self._budget(prompter, request, LENGTHS[request.length][1])
-        return SummaryJob(request, prompter, document_language, request.language or document_language, budget)
+        return SummaryJob(
+            request, principal, prompter, document_language, request.language or document_language, budget
+        )
 
     async def run(self, job: SummaryJob) -> AsyncIterator[SummarizeProgress | Summary]:
         """``SummarizeProgress`` after each model call, then the ``Summary``."""
@@ -131,7 +135,8 @@ class SummarizationService:
                     target_language=language,
                     format="text",
                     model=prompter.model_id,
-                )
+                ),
+                job.principal,
             )
             summary, translated = translation.text, True
             usage.merge(translation.usage)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from causerie.principal import Principal
 from causerie.protocol.openai import ChatCompletionRequest, ChatMessage
 from causerie.services.chat import ChatService
 
@@ -54,7 +55,9 @@ def fallback_title(first_message: str) -> str:
     return cut.rstrip(" ,.;:、。") + "…"
 
 
-async def generate_title(chat: ChatService, model_id: str, language: str | None, first_message: str) -> str:
+async def generate_title(
+    chat: ChatService, principal: Principal, model_id: str, language: str | None, first_message: str
+) -> str:
     """Ask ``model_id`` for a title of the conversation that ``first_message`` opened."""
     request = ChatCompletionRequest(
         model=model_id,
@@ -65,5 +68,5 @@ async def generate_title(chat: ChatService, model_id: str, language: str | None,
         max_tokens=24,
         temperature=0,
     )
-    completion = await chat.complete(await chat.prepare(request))
+    completion = await chat.complete(await chat.prepare(request, principal))
     return clean_title(completion.choices[0].message.content or "") or fallback_title(first_message)

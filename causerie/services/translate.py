@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from causerie.errors import InvalidRequest
 from causerie.language import detect, language_name
+from causerie.principal import Principal
 from causerie.protocol.text import (
     GlossaryCheck,
     TextUsage,
@@ -87,15 +88,15 @@ class TranslationService:
     def __init__(self, pool: EnginePool) -> None:
         self.pool = pool
 
-    async def translate(self, request: TranslateRequest) -> Translation:
+    async def translate(self, request: TranslateRequest, principal: Principal) -> Translation:
         """The whole translation, without progress events."""
-        async for event in self.run(await self.prepare(request)):
+        async for event in self.run(await self.prepare(request, principal)):
             if isinstance(event, Translation):
                 return event
         raise AssertionError("run() always ends with the translation")
 
-    async def prepare(self, request: TranslateRequest) -> TranslationJob:
-        prompter = await Prompter.open(self.pool, request.model)
+    async def prepare(self, request: TranslateRequest, principal: Principal) -> TranslationJob:
+        prompter = await Prompter.open(self.pool, request.model, principal)
         fmt: Format = detect_format(request.text) if request.format == "auto" else request.format
         source = request.source_language or self._detect_source(request.text)
         budget = request.max_segment_tokens or await self._budget(prompter, source, request.target_language)

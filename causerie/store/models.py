@@ -1,4 +1,6 @@
-"""Tables: conversations and their messages, which form a tree through ``parent_id``.
+"""Tables: conversations (owned: ``Owned``) and their messages, which form a tree through ``parent_id``
+and are reached through their conversation; stored responses (owned). Organizations, users and keys are
+in ``accounts_tables``.
 
 Times are Unix seconds (floats, so messages created within one second keep their order).
 Changing a table means adding an Alembic revision under ``migrations/versions``.
@@ -7,9 +9,12 @@ Changing a table means adding an Alembic revision under ``migrations/versions``.
 from __future__ import annotations
 
 import enum
+from typing import Any
 
-from sqlalchemy import Double, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from causerie.store.ownership import Owned
 
 
 class Base(DeclarativeBase):
@@ -24,7 +29,7 @@ class MessageStatus(str, enum.Enum):
     """The engine failed while writing it; what it wrote so far is kept."""
 
 
-class ConversationRow(Base):
+class ConversationRow(Owned, Base):
     __tablename__ = "conversations"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -57,3 +62,21 @@ class MessageRow(Base):
         Index("ix_messages_conversation", "conversation_id", "created_at"),
         Index("ix_messages_parent", "parent_id"),
     )
+
+
+class ResponseRow(Owned, Base):
+    """A stored response of the Responses API: its JSON, its input items, and where its chain shows as a
+    conversation (``message_id`` is the conversation's message this response ends on)."""
+
+    __tablename__ = "responses"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    previous_response_id: Mapped[str | None] = mapped_column(String(64))
+    conversation_id: Mapped[str | None] = mapped_column(ForeignKey("conversations.id", ondelete="SET NULL"))
+    message_id: Mapped[str | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    background: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[float] = mapped_column(Double)
+    input_items: Mapped[list[Any]] = mapped_column(JSON)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The ``response`` object as the API answers it."""

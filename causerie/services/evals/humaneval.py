@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from causerie.errors import ContextLengthExceeded
+from causerie.principal import PERSONAL
 from causerie.sandbox import PYTHON, Limits, Sandbox
 from causerie.services.code_text import extract_code
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
@@ -69,7 +70,9 @@ class HumanEvalSuite(EvalSuite):
             {"role": "user", "content": INSTRUCTION.format(prompt=problem["prompt"])},
         ]
         try:
-            reply = await context.code.ask(messages, model=context.model, temperature=0.0, max_tokens=self.max_tokens)
+            reply = await context.code.ask(
+                messages, PERSONAL, model=context.model, temperature=0.0, max_tokens=self.max_tokens
+            )
         except ContextLengthExceeded as exc:
             return ItemResult(problem["task_id"], {"pass@1": 0.0}, {"error": exc.message})
         completion = extract_code(reply.text, "python", prefer=f"def {problem['entry_point']}(")

@@ -16,6 +16,7 @@ from typing import Literal
 from aclsum import ACLSum
 from rouge_score import rouge_scorer
 
+from causerie.principal import PERSONAL
 from causerie.protocol.text import SummarizeRequest, SummaryLength
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
 
@@ -48,7 +49,7 @@ class SummarizationSuite(EvalSuite):
     async def run_item(self, index: int, context: EvalContext) -> ItemResult:
         doc_id, document, reference = self.documents[index]
         result = await context.summarization.summarize(
-            SummarizeRequest(text=document, length=self.length, language="en", model=context.model)
+            SummarizeRequest(text=document, length=self.length, language="en", model=context.model), PERSONAL
         )
         scores = self._scorer.score(reference, result.summary)
         return ItemResult(

@@ -23,6 +23,7 @@ import django
 import polib
 import sacrebleu
 
+from causerie.principal import PERSONAL
 from causerie.protocol.text import TranslateRequest
 from causerie.services.evals.base import EvalContext, EvalSuite, ItemResult
 from causerie.services.segments import has_prose, mask
@@ -82,7 +83,8 @@ class TranslationSuite(EvalSuite):
                 target_language=self.target_language,
                 format="text",
                 model=context.model,
-            )
+            ),
+            PERSONAL,
         )
         hypothesis = result.text
         chrf = sacrebleu.sentence_chrf(hypothesis, [reference]).score

@@ -109,7 +109,8 @@ async function route() {
 async function loadModels() {
   try {
     const [models, health] = await Promise.all([api.models(), api.health().catch(() => null)]);
-    chat.setModels(models.data, health?.default_model);
+    const chatModels = models.data.filter((model) => model.capability !== "embedding"); // embedders cannot chat
+    chat.setModels(chatModels, health?.default_model);
   } catch (error) {
     showError(error);
   }
