@@ -328,3 +328,28 @@ def test_a_second_causerie_as_the_upstream_serves_every_service(tmp_path, serve_
             url + "/v1/summarize", json={"text": "Le matin était calme. " * 20, "model": "inner"}, timeout=60
         ).json()
         assert summary["summary"] == answer and summary["chunks"] == 1
+
+
+def test_a_busy_upstream_slow_to_answer_its_health_check_stays_in_service_until_it_keeps_failing() -> None:
+    """llama.cpp's own server answers ``/models`` late while it generates: a few slow checks are not an outage,
+    a refused connection is."""
+    import asyncio
+
+    answers: list[str] = ["slow", "slow", "ok", "slow", "slow", "slow", "refused"]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        answer = answers.pop(0)
+        if answer == "slow":
+            raise httpx.ReadTimeout("busy", request=request)
+        if answer == "refused":
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"object": "list", "data": []})
+
+    async def checks() -> list[bool]:
+        upstream = Upstream(UpstreamConfig(url="http://busy:8000/v1"), transport=httpx.MockTransport(handler))
+        seen = [await upstream.check() for _ in range(6)]
+        upstream.mark_up()
+        seen.append(await upstream.check())
+        return seen
+
+    assert asyncio.run(checks()) == [True, True, True, True, True, False, False]

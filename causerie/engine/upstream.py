@@ -23,6 +23,10 @@ from causerie.engine.upstream_config import UpstreamConfig
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 2.0
+SLOW_CHECKS_TOLERATED = 3
+"""Health checks in a row that may time out before a server is taken out: a server busy generating (one
+thread answering both) is slow to list its models, not down. A refused connection or an error answer
+takes it out at once."""
 
 TokenizeBody = Callable[[str, str, bool], dict[str, Any]]
 _TOKENIZE_DIALECTS: tuple[tuple[str, TokenizeBody], ...] = (
@@ -70,6 +74,8 @@ class Upstream:
         """Requests that ran to their end here."""
         self.monitored = False
         self._down_until = 0.0
+        self._slow_checks = 0
+        """Health checks in a row that timed out."""
         self._tokenize: tuple[str, TokenizeBody] | None = None
         self._tokenize_probed = False
         self._sync: httpx.Client | None = None
@@ -97,9 +103,15 @@ class Upstream:
         try:
             response = await self.http.get("models", timeout=HEALTH_TIMEOUT_S)
             response.raise_for_status()
+        except httpx.TimeoutException as exc:
+            self._slow_checks += 1
+            if self._slow_checks >= SLOW_CHECKS_TOLERATED:
+                self.mark_down(f"{self._slow_checks} health checks in a row timed out: {exc!r}")
+            return self.healthy
         except httpx.HTTPError as exc:
             self.mark_down(f"health check failed: {exc!r}")
             return False
+        self._slow_checks = 0
         self.mark_up()
         return True
 
