@@ -116,13 +116,25 @@ class Settings(BaseSettings):
         DEFAULT_MAXIMUMS.output_bytes, description="Most stdout (and stderr) a sandboxed run may print, bytes."
     )
 
+    upstreams: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="OpenAI-compatible servers whose models are served too (CAUSERIE_UPSTREAMS, comma-separated "
+        "base URLs such as http://gpu-a:8000/v1); several serving one model are replicas.",
+    )
+    upstream_key_env: str | None = Field(
+        None, description="Environment variable holding the API key of the `upstreams` URLs."
+    )
+    engines_file: Path | None = Field(
+        None, description="An engines.toml describing upstreams (names, keys, models, weights, timeouts)."
+    )
+
     corpus_roots: Annotated[list[Path], NoDecode] = Field(
         default_factory=list,
         description="Folders whose files localization jobs of the API may read (CAUSERIE_CORPUS_ROOTS, "
         "comma-separated), besides uploaded corpora (<data_dir>/corpora).",
     )
 
-    @field_validator("api_keys", "model_paths", "corpus_roots", "preview_models", mode="before")
+    @field_validator("api_keys", "model_paths", "corpus_roots", "upstreams", "preview_models", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):

@@ -50,6 +50,26 @@ class ModelUnavailable(CauserieError):
     code = "model_unavailable"
 
 
+class UpstreamUnavailable(CauserieError):
+    """No replica of a remote model can take the request now (all down, or all refused it)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "upstream_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
+
+
+class UpstreamFailed(CauserieError):
+    """A remote engine failed after its reply had started (the connection was cut, the stream broke)."""
+
+    status_code = 502
+    error_type = "server_error"
+    code = "upstream_error"
+
+
 class Overloaded(CauserieError):
     """More requests wait for this model than its queue holds (``max_queued``): come back later."""
 

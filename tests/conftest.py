@@ -60,8 +60,14 @@ def free_port() -> int:
 @contextmanager
 def live_server(settings: Settings, registry: ModelRegistry, **app_options: Any) -> Iterator[str]:
     """Serve the app (``create_app(settings, registry, **app_options)``) on a free loopback port; yields the base URL."""
+    with live_asgi(create_app(settings, registry, **app_options)) as url:
+        yield url
+
+
+@contextmanager
+def live_asgi(app: Any) -> Iterator[str]:
+    """Serve an ASGI app with uvicorn in a thread on a free loopback port; yields the base URL."""
     port = free_port()
-    app = create_app(settings, registry, **app_options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -55,6 +55,7 @@ def create_app(
         app.state.container = container
         container.open_store()  # opened and migrated now: a bad URL fails the start, not the first request
         container.jobs.start()
+        await container.pool.start()
         for model_id, problem in container.registry.problems.items():
             log.warning("model %s unavailable: %s", model_id, problem)
         if settings.preload and container.registry.default_id:
@@ -95,11 +96,14 @@ def create_app(
     async def health() -> dict[str, object]:
         """Liveness, and each loaded model's queue (running, waiting, max_queued) and KV cache fill."""
         pool = app.state.container.pool
-        return {
+        health: dict[str, object] = {
             "status": "ok",
             "default_model": pool.registry.default_id,
             "loaded_models": pool.loaded(),
             "models": pool.status(),
         }
+        if upstreams := pool.upstream_health():
+            health["upstreams"] = upstreams
+        return health
 
     return app

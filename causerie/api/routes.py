@@ -27,6 +27,7 @@ def _card(spec: ModelSpec) -> ModelCard:
         created=spec.created,
         context_length=spec.context_length,
         description=spec.description or None,
+        engine=spec.engine,
         capability=spec.capability,
     )
 

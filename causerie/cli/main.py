@@ -85,11 +85,18 @@ class LogLevel(str, Enum):
     debug = "debug"
 
 
-def _serve_settings(overrides: dict[str, Any], model_paths: list[Path], api_keys: list[str]) -> Settings:
+def _serve_settings(
+    overrides: dict[str, Any], model_paths: list[Path], api_keys: list[str], upstreams: list[str]
+) -> Settings:
     """Settings from the environment, with the flags that were given on top."""
     settings = cli_settings(**overrides, api_keys=list(api_keys) or None)
-    if model_paths:  # added to CAUSERIE_MODEL_PATHS, not instead of it
-        settings = settings.model_copy(update={"model_paths": [*settings.model_paths, *model_paths]})
+    if model_paths or upstreams:  # added to CAUSERIE_MODEL_PATHS and CAUSERIE_UPSTREAMS, not instead of them
+        settings = settings.model_copy(
+            update={
+                "model_paths": [*settings.model_paths, *model_paths],
+                "upstreams": [*settings.upstreams, *upstreams],
+            }
+        )
     return settings
 
 
@@ -136,6 +143,20 @@ def serve(
             help="Require this API key (Bearer token); repeat for several. Env: CAUSERIE_API_KEYS.",
         ),
     ] = None,
+    upstream: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--upstream",
+            metavar="URL",
+            help="Serve the models of this OpenAI-compatible server too (a base URL such as "
+            "http://gpu-a:8000/v1: vLLM, SGLang, llama-server, another Causerie); repeat for several, and "
+            "servers of the same model become replicas. Added to CAUSERIE_UPSTREAMS.",
+        ),
+    ] = None,
+    upstream_key_env: Annotated[str | None, typer.Option(metavar="NAME", help=_describe("upstream_key_env"))] = None,
+    engines_file: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, readable=True, help=_describe("engines_file"))
+    ] = None,
     log_level: Annotated[LogLevel, typer.Option(help="Server log level.")] = LogLevel.info,
 ) -> None:
     """Start the OpenAI-compatible HTTP server (API at /v1)."""
@@ -155,9 +176,12 @@ def serve(
                 context_length=context_length,
                 parallel=parallel,
                 threads=threads,
+                upstream_key_env=upstream_key_env,
+                engines_file=engines_file,
             ),
             model or [],
             api_key or [],
+            upstream or [],
         )
         registry = ModelRegistry.discover(settings)
         Database.open(database_url(settings)).close()  # migrated now; a bad URL is one line, not a traceback

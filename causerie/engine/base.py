@@ -1,16 +1,22 @@
 """The engine contract: a prompt and sampling parameters in, a stream of text chunks out.
 
-Engines know nothing of HTTP, chat messages or conversations. A caller renders the prompt,
+Engines know nothing of Causerie's HTTP API or conversations. A caller renders the prompt,
 then iterates ``Engine.generate``: zero or more ``GenerationChunk`` followed by exactly one
 ``GenerationFinish``. Breaking out of the iteration (or cancelling the task) stops the
 generation and frees its capacity.
+
+An engine that applies its own chat template (a remote OpenAI-compatible server) declares
+``capabilities.chat`` and also implements ``ChatEngine.chat``: messages, tools and
+``response_format`` in (plain JSON objects, as OpenAI's API has them), the same events out, its
+``GenerationFinish`` carrying the tool calls the model made. Callers ask the capability, never
+the type.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 from causerie.engine.observer import UNOBSERVED, RequestObserver
 
@@ -41,8 +47,25 @@ class GenerationRequest:
     params: SamplingParams = field(default_factory=SamplingParams)
     add_bos: bool = True
     """Prepend the model's BOS token when the model wants one and the prompt does not already start with it."""
+    affinity: str | None = None
+    """Requests with the same key (a conversation, a user) should run where the previous ones did (prefix cache)."""
     observer: RequestObserver = field(default=UNOBSERVED, compare=False, repr=False)
     """Told when the request leaves the engine's wait queue (``engine.observer``)."""
+
+
+JsonObject = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatGenerationRequest:
+    """A chat for an engine that renders it itself (``capabilities.chat``); fields as OpenAI's API has them."""
+
+    messages: tuple[JsonObject, ...]
+    params: SamplingParams = field(default_factory=SamplingParams)
+    tools: tuple[JsonObject, ...] = ()
+    tool_choice: str | JsonObject | None = None
+    response_format: JsonObject | None = None
+    affinity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,12 +90,22 @@ class GenerationChunk:
 
 
 @dataclass(frozen=True)
+class GeneratedToolCall:
+    id: str
+    name: str
+    arguments: str
+    """JSON text, as the model wrote it."""
+
+
+@dataclass(frozen=True)
 class GenerationFinish:
     reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int = 0
     """Prompt tokens whose KV cache was reused instead of recomputed."""
+    tool_calls: tuple[GeneratedToolCall, ...] = ()
+    """Tool calls a chat engine (``ChatEngine.chat``) parsed from its output; prompt engines leave it empty."""
 
 
 GenerationEvent = GenerationChunk | GenerationFinish
@@ -83,6 +116,8 @@ class EngineCapabilities:
     grammar: bool = True
     logprobs: bool = True
     seed: bool = True
+    chat: bool = False
+    """Takes chat messages (``ChatEngine.chat``) and applies its own template, tools and response_format."""
 
 
 @runtime_checkable
@@ -127,3 +162,24 @@ class Engine(Protocol):
     async def aclose(self) -> None:
         """Free the model's resources."""
         ...
+
+
+@runtime_checkable
+class ChatEngine(Engine, Protocol):
+    """An engine with ``capabilities.chat``: it renders messages with its own template."""
+
+    def count_chat_tokens(self, messages: tuple[JsonObject, ...], tools: tuple[JsonObject, ...] = ()) -> int:
+        """Prompt tokens of this chat (an estimate where the engine cannot tell exactly; never less).
+
+        Blocking, like ``count_tokens``: code on the event loop calls it on a worker thread.
+        """
+        ...
+
+    def chat(self, request: ChatGenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        """As ``generate``, for messages; the finish event carries the tool calls the model made."""
+        ...
+
+
+def as_chat_engine(engine: Engine) -> ChatEngine | None:
+    """``engine`` as a ``ChatEngine`` when it declares ``capabilities.chat``, else None (render the prompt)."""
+    return cast(ChatEngine, engine) if engine.capabilities.chat else None

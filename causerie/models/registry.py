@@ -8,9 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from causerie.config import Settings
+from causerie.engine.fleet import Fleet
 from causerie.errors import ModelNotFound, ModelUnavailable
 from causerie.models import embedded
 from causerie.models import localized as localized_models
+from causerie.models import upstream as upstream_models
 from causerie.models.gguf_info import InvalidModelFile, read_gguf_info
 from causerie.models.spec import ModelSource, ModelSpec, model_id_from_filename
 
@@ -45,6 +47,8 @@ class ModelRegistry:
         self._specs: dict[str, ModelSpec] = {}
         self._problems: dict[str, str] = dict(problems or {})
         self._default_id: str | None = None
+        self.fleet: Fleet | None = None
+        """The upstream servers whose models are registered here (their health monitors run in the app)."""
         for spec in specs:
             self.register(spec)
         if default_id is not None:
@@ -52,7 +56,8 @@ class ModelRegistry:
 
     @classmethod
     def discover(cls, settings: Settings) -> ModelRegistry:
-        """Embedded models, then ``settings.model_paths``, then every ``*.gguf`` in ``settings.models_dir``.
+        """Embedded models, ``settings.model_paths``, every ``*.gguf`` in ``settings.models_dir``, localized
+        models, then the models of the upstreams (``settings.upstreams``, ``settings.engines_file``).
 
         A missing or corrupt file becomes a problem entry (logged once), never a crash. The default is
         ``settings.default_model`` (``ModelNotFound``/``ModelUnavailable`` unless it names a working
@@ -75,11 +80,27 @@ class ModelRegistry:
                 registry._problems[spec.id] = f"the localized model id {spec.id!r} is already taken; not served"
             else:
                 registry.register(spec)
+        registry.add_fleet(upstream_models.connect_fleet(settings))
         for message in registry.problems.values():
             log.warning("%s", message)
         if settings.default_model:
             registry._default_id = registry.get(settings.default_model).id
         return registry
+
+    def add_fleet(self, fleet: Fleet | None) -> None:
+        """Register the remote models of ``fleet`` (a local model keeps its id; the clash is a problem entry)."""
+        self.fleet = fleet
+        if fleet is None:
+            return
+        self._problems.update(fleet.problems)
+        for spec in upstream_models.upstream_specs(fleet):
+            if spec.id in self._specs:
+                self._problems[f"{spec.id}@{spec.engine}"] = (
+                    f"the upstream model id {spec.id!r} is already taken by a local model; give it another id "
+                    "in engines.toml ([[upstream.models]] id = ...)"
+                )
+            else:
+                self.register(spec)
 
     def _add_file(self, path: Path, source: ModelSource) -> None:
         model_id = self._free_id(model_id_from_filename(path.name), path)

@@ -12,7 +12,7 @@ from causerie.config import Settings
 from causerie.engine.base import Engine
 from causerie.engine.embedding import Embedder
 
-ModelSource = Literal["embedded", "file", "directory", "custom", "localized"]
+ModelSource = Literal["embedded", "file", "directory", "custom", "localized", "upstream"]
 Capability = Literal["chat", "embedding"]
 """What a model is served for: generating text (chat and completions) or embeddings."""
 
@@ -37,6 +37,8 @@ class ModelSpec:
     """Builds a custom engine (an ``Embedder`` for an embedding model); None means llama.cpp on ``path``."""
     language: str | None = None
     """ISO 639-1 code of the language a localized model was adapted to."""
+    engine: str = "llama.cpp"
+    """What runs it: ``llama.cpp`` in this process, ``upstream:<names>`` for a remote model."""
     organization_id: str | None = None
     """The organization that owns it (a localized model: whose run produced it); None: served to every one."""
     capability: Capability = "chat"

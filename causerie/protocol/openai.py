@@ -318,6 +318,9 @@ class ModelCard(BaseModel):
     owned_by: str = "causerie"
     context_length: int | None = None
     description: str | None = None
+    engine: str | None = Field(
+        None, description="What runs the model: llama.cpp in this process, or upstream:<names> for a remote model."
+    )
     capability: Literal["chat", "embedding"] = "chat"
     """What the model is served for: ``chat`` (chat and text completions) or ``embedding`` (/v1/embeddings)."""
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass, field, replace
 
-from causerie.engine.base import Engine, FinishReason, GenerationFinish, GenerationRequest
+from causerie.engine.base import Engine, FinishReason, GenerationFinish
 from causerie.principal import Principal
 from causerie.protocol.openai import (
     AssistantMessage,
@@ -22,6 +22,7 @@ from causerie.protocol.openai import (
     ChatDelta,
     ChatMessage,
     ChoiceLogprobs,
+    FunctionCall,
     NamedToolChoice,
     Tool,
     ToolCall,
@@ -31,11 +32,11 @@ from causerie.protocol.openai import (
     now,
 )
 from causerie.services.chat_format import (
-    ChatFormatter,
     could_be_tool_call,
     parse_tool_calls,
     tool_call_from_forced_output,
 )
+from causerie.services.chat_prompt import EngineRequest, prepare_prompt, run
 from causerie.services.consistency import LanguagePlan, LanguagePolicy, merge_reports
 from causerie.services.engines import EnginePool
 from causerie.services.locales import apply_locale
@@ -44,12 +45,10 @@ from causerie.services.routing import routing_language
 from causerie.services.sampling import (
     check_capabilities,
     check_context,
-    count_prompt,
     logprobs_out,
     sampling_params,
     usage,
 )
-from causerie.services.structured import response_format_grammar, tool_call_grammar
 from causerie.services.tracing import record_reply, traced
 
 
@@ -62,10 +61,13 @@ class PreparedChat:
     """Who asked: a correction (translation) runs for them too."""
     model_id: str
     engine: Engine
-    generation: GenerationRequest
+    generation: EngineRequest
     prompt_tokens: int
     tools: list[Tool] = field(default_factory=list)
+    """Tools whose calls Causerie parses from the output (none on a chat engine, which parses its own)."""
     forced_tool_call: bool = False
+    native: bool = False
+    """The engine took the messages themselves (``chat_prompt``); its usage counts the prompt exactly."""
     language: LanguagePlan | None = None
     """The language replies must be in; None when not checked (tools, JSON, unclear, disabled, code)."""
 
@@ -89,8 +91,14 @@ class _ChoiceState:
         self.holding, released, self.held = False, self.held, ""
         return released
 
-    def finish(self, reason: FinishReason) -> tuple[str, list[ToolCall], ChoiceFinish]:
+    def finish(self, end: GenerationFinish) -> tuple[str, list[ToolCall], ChoiceFinish]:
         """(content not yet shown, tool calls, finish reason)."""
+        reason: FinishReason = end.reason
+        if end.tool_calls:  # a chat engine parsed them itself
+            calls = [
+                ToolCall(id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments)) for c in end.tool_calls
+            ]
+            return self.held, calls, "tool_calls"
         if not self.held:
             return "", [], reason
         if self.forced:
@@ -111,38 +119,50 @@ class ChatService:
         self.language = language
 
     async def prepare(
-        self, request: ChatCompletionRequest, principal: Principal, *, check_language: bool = True
+        self,
+        request: ChatCompletionRequest,
+        principal: Principal,
+        *,
+        check_language: bool = True,
+        affinity: str | None = None,
     ) -> PreparedChat:
         """Validate and render ``request`` (a model ``principal`` may use); ``check_language=False`` for replies no
-        user reads as prose (code)."""
+        user reads as prose (code).
+
+        ``affinity`` (a conversation id; else the request's ``user``) keeps related requests on one replica.
+        """
         spec = self.pool.resolve(request.model, principal, language=routing_language(request))
         engine = await self.pool.get(spec)
         tools = (request.tools or []) if request.tool_choice != "none" else []
         forced = _forced_tools(request, tools)
-        formatter = ChatFormatter(engine.chat_template, engine.bos_token, engine.eos_token)
         messages = apply_locale(request.messages, request.locale or self.pool.settings.default_locale)
-        rendered = formatter.render(messages, tools or None, force_tool_call=bool(forced))
-        prompt_tokens = await count_prompt(engine, rendered.text)
-        check_context(engine, prompt_tokens, request.completion_limit, param="messages")
-        grammar = tool_call_grammar(forced) if forced else response_format_grammar(request.response_format)
+        prompt = await prepare_prompt(
+            engine,
+            messages,
+            tools=tools,
+            tool_choice=request.tool_choice,
+            forced=forced,
+            response_format=request.response_format,
+        )
+        check_context(engine, prompt.tokens, request.completion_limit, param="messages")
         params = sampling_params(
             request,
             max_tokens=request.completion_limit,
-            extra_stops=rendered.stop,
-            grammar=grammar,
             logprobs=(request.top_logprobs or 0) if request.logprobs else None,
         )
-        check_capabilities(engine, params)
+        generation = prompt.request(params, affinity=affinity or request.user)
+        check_capabilities(engine, generation.params)
         policy = self.language if check_language else None
         return PreparedChat(
             request=request,
             principal=principal,
             model_id=spec.id,
             engine=engine,
-            generation=GenerationRequest(rendered.text, params),
-            prompt_tokens=prompt_tokens,
-            tools=forced or tools,
-            forced_tool_call=bool(forced),
+            generation=generation,
+            prompt_tokens=prompt.tokens,
+            tools=[] if prompt.native else forced or tools,
+            forced_tool_call=bool(forced) and not prompt.native,
+            native=prompt.native,
             language=policy.plan(request) if policy is not None else None,
         )
 
@@ -163,7 +183,7 @@ class ChatService:
         """The engine's output for one choice: content pieces (tool calls held back), then the end."""
         state = _ChoiceState(prepared)
         finish: GenerationFinish | None = None
-        async with aclosing(prepared.engine.generate(prepared.generation)) as events:
+        async with aclosing(run(prepared.engine, prepared.generation)) as events:
             async for event in events:
                 if isinstance(event, GenerationFinish):
                     finish = event
@@ -173,7 +193,7 @@ class ChatService:
                 if shown or logprobs:
                     yield Content(shown, logprobs)
         assert finish is not None  # the engine contract ends every generation with one
-        tail, calls, reason = state.finish(finish.reason)
+        tail, calls, reason = state.finish(finish)
         if tail:
             yield Content(tail)
         yield ChoiceEnd(reason, tuple(calls), (finish,))
@@ -181,7 +201,10 @@ class ChatService:
     async def _asked_again(self, prepared: PreparedChat, messages: list[ChatMessage]) -> ReplyStream:
         """The same request with other ``messages`` (a policy's retry); its prompt counts as extra usage."""
         again = await self.prepare(
-            prepared.request.model_copy(update={"messages": messages}), prepared.principal, check_language=False
+            prepared.request.model_copy(update={"messages": messages}),
+            prepared.principal,
+            check_language=False,
+            affinity=prepared.generation.affinity,
         )
         async with aclosing(self._generate(again)) as events:
             async for event in events:
@@ -260,8 +283,13 @@ class ChatService:
 
 
 def reply_usage(prepared: PreparedChat, ends: list[ChoiceEnd]) -> Usage:
-    """Usage over every generation of a request: its prompt once, retries and translations included."""
-    prompt = prepared.prompt_tokens + sum(end.extra_prompt_tokens for end in ends)
+    """Usage over every generation of a request: its prompt once, retries and translations included.
+
+    A chat engine's own count of the prompt (the first generation's) replaces Causerie's estimate.
+    """
+    first = next((end.generations[0] for end in ends if end.generations), None)
+    counted = first.prompt_tokens if prepared.native and first is not None else prepared.prompt_tokens
+    prompt = counted + sum(end.extra_prompt_tokens for end in ends)
     result = usage(prompt, [finish for end in ends for finish in end.generations])
     result.completion_tokens += sum(end.extra_completion_tokens for end in ends)
     result.total_tokens = result.prompt_tokens + result.completion_tokens

@@ -46,7 +46,7 @@ class CompletionService:
             count = await count_prompt(engine, prompt)
             check_context(engine, count, request.max_tokens, param="prompt")
             prompt_tokens += count
-        generations = [GenerationRequest(prompt, params) for prompt in request.prompt]
+        generations = [GenerationRequest(prompt, params, affinity=request.user) for prompt in request.prompt]
         return PreparedCompletion(request, spec.id, engine, generations, prompt_tokens)
 
     async def _choices(

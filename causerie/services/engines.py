@@ -1,5 +1,5 @@
 """Loads engines on first use and keeps them for the life of the process, finds the model a principal
-asked for.
+asked for, runs the upstreams' health checks.
 
 A model is served for one capability: ``get`` gives a chat model's generating engine (behind its admission
 gate and metrics, ``MeteredEngine``), ``embedder`` an embedding model's; asking either for the other kind is
@@ -85,6 +85,15 @@ class EnginePool:
     def loaded(self) -> list[str]:
         return list(self._engines)
 
+    async def start(self) -> None:
+        """Start the upstreams' health monitors on this event loop (the server's lifespan)."""
+        if self.registry.fleet is not None:
+            await self.registry.fleet.start()
+
+    def upstream_health(self) -> dict[str, bool]:
+        """Upstream name -> in service; empty without upstreams."""
+        return self.registry.fleet.health() if self.registry.fleet is not None else {}
+
     def status(self) -> dict[str, dict[str, object]]:
         """Each loaded chat model's queue and cache (``/health``)."""
         return {
@@ -135,3 +144,5 @@ class EnginePool:
         for engine in self._engines.values():
             await engine.aclose()
         self._engines.clear()
+        if self.registry.fleet is not None:
+            await self.registry.fleet.aclose()

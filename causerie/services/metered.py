@@ -9,14 +9,22 @@ below the service's. What the engine itself must report is in ``engine.observer`
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from opentelemetry.trace import Span, Status, StatusCode, Tracer
 
-from causerie.engine.base import Engine, EngineCapabilities, GenerationEvent, GenerationFinish, GenerationRequest
+from causerie.engine.base import (
+    ChatEngine,
+    ChatGenerationRequest,
+    Engine,
+    EngineCapabilities,
+    GenerationEvent,
+    GenerationFinish,
+    GenerationRequest,
+)
 from causerie.engine.observer import CacheUsage, ReportsCache
 from causerie.services.admission import Admission, ModelLoad
 
@@ -55,7 +63,7 @@ class MeteredEngine:
         await self.inner.aclose()
 
     def __getattr__(self, name: str) -> Any:
-        """What the engine offers beyond the ``Engine`` protocol (a remote engine's chat call, a fake's log)."""
+        """What the engine offers beyond the ``Engine`` protocol (a remote engine's token count, a fake's log)."""
         if name == "inner":  # not set yet (a copy being built)
             raise AttributeError(name)
         return getattr(self.inner, name)
@@ -79,13 +87,22 @@ class MeteredEngine:
             }
         return status
 
-    async def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+    def generate(self, request: GenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        return self._measured(lambda admission: self.inner.generate(replace(request, observer=admission)))
+
+    def chat(self, request: ChatGenerationRequest) -> AsyncGenerator[GenerationEvent, None]:
+        """A chat-level engine's call (``capabilities.chat``: a remote engine), admitted and measured the same way."""
+        return self._measured(lambda _admission: cast(ChatEngine, self.inner).chat(request))
+
+    async def _measured(
+        self, start: Callable[[Admission], AsyncGenerator[GenerationEvent, None]]
+    ) -> AsyncGenerator[GenerationEvent, None]:
         admission = self.gate.admit()  # before any await: a burst cannot slip past the bound
         span = self.tracer.start_span("engine.generate", attributes={"gen_ai.request.model": self.model_id})
         reason: str | None = "abort"  # unless a finish arrives (or an error: counted as neither)
         last: float | None = None  # when the latest output came
         try:
-            async with aclosing(self.inner.generate(replace(request, observer=admission))) as events:
+            async with aclosing(start(admission)) as events:
                 async for event in events:
                     now = time.monotonic()
                     if isinstance(event, GenerationFinish):

@@ -1,20 +1,21 @@
 """One instruction-following call to a model: the building block of translate and summarize.
 
-Messages are rendered with the model's own chat template (``ChatFormatter``), checked against
-its context window, and generated greedily by default so the same document gives the same result.
+Messages are prepared for the engine (``chat_prompt``: the model's chat template, or the messages
+themselves for a chat engine), checked against its context window, and generated greedily by
+default so the same document gives the same result.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from causerie.engine.base import Engine, GenerationChunk, GenerationRequest, SamplingParams
+from causerie.engine.base import Engine, GenerationChunk, SamplingParams
 from causerie.principal import Principal
 from causerie.protocol.openai import ChatMessage
 from causerie.protocol.text import TextUsage
-from causerie.services.chat_format import ChatFormatter
+from causerie.services.chat_prompt import ChatPrompt, prepare_prompt, run
 from causerie.services.engines import EnginePool
-from causerie.services.sampling import check_context, count_prompt
+from causerie.services.sampling import check_context
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,6 @@ class Prompter:
     def __init__(self, engine: Engine, model_id: str) -> None:
         self.engine = engine
         self.model_id = model_id
-        self._formatter = ChatFormatter(engine.chat_template, engine.bos_token, engine.eos_token)
 
     @classmethod
     async def open(cls, pool: EnginePool, model: str | None, principal: Principal) -> Prompter:
@@ -46,12 +46,11 @@ class Prompter:
 
     async def overhead(self, system: str) -> int:
         """Tokens of a prompt with this system message and an empty user message."""
-        return (await self._render(system, "")).count
+        return (await self._prompt(system, "")).tokens
 
-    async def _render(self, system: str, user: str) -> _Rendered:
+    async def _prompt(self, system: str, user: str) -> ChatPrompt:
         messages = [ChatMessage(role="system", content=system), ChatMessage(role="user", content=user)]
-        rendered = self._formatter.render(messages)
-        return _Rendered(rendered.text, rendered.stop, await count_prompt(self.engine, rendered.text))
+        return await prepare_prompt(self.engine, messages)
 
     async def reply(
         self,
@@ -64,23 +63,16 @@ class Prompter:
         temperature: float = 0.0,
     ) -> Reply:
         """The model's answer to ``user`` under ``system``; the cost is added to ``usage``."""
-        rendered = await self._render(system, user)
-        max_tokens = max(1, min(max_tokens, self.engine.context_length - rendered.count - 1))
-        check_context(self.engine, rendered.count, max_tokens, param=param)
-        params = SamplingParams(max_tokens=max_tokens, temperature=temperature, stop=rendered.stop, seed=0)
+        prompt = await self._prompt(system, user)
+        max_tokens = max(1, min(max_tokens, self.engine.context_length - prompt.tokens - 1))
+        check_context(self.engine, prompt.tokens, max_tokens, param=param)
+        request = prompt.request(SamplingParams(max_tokens=max_tokens, temperature=temperature, seed=0))
         parts: list[str] = []
-        reason, prompt_tokens, completion_tokens = "stop", rendered.count, 0
-        async for event in self.engine.generate(GenerationRequest(rendered.text, params)):
+        reason, prompt_tokens, completion_tokens = "stop", prompt.tokens, 0
+        async for event in run(self.engine, request):
             if isinstance(event, GenerationChunk):
                 parts.append(event.text)
             else:
                 reason, prompt_tokens, completion_tokens = event.reason, event.prompt_tokens, event.completion_tokens
         usage.add(prompt_tokens, completion_tokens)
         return Reply("".join(parts).strip(), reason)
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    text: str
-    stop: tuple[str, ...]
-    count: int

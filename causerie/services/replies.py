@@ -231,7 +231,7 @@ class ReplyService:
                 stream=True,
             )
             try:
-                return await self.chat.prepare(request, principal)
+                return await self.chat.prepare(request, principal, affinity=conversation.id)  # its turns on one replica
             except ContextLengthExceeded:
                 later_user = next((i for i in range(start + 1, len(turns)) if turns[i].role == "user"), None)
                 if later_user is None:

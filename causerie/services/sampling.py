@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from causerie.engine.base import Engine, GenerationFinish, SamplingParams, TokenLogprob
 from causerie.errors import ContextLengthExceeded, InvalidRequest
@@ -45,8 +45,6 @@ def sampling_params(
     request: SamplingFields,
     *,
     max_tokens: int | None,
-    extra_stops: Sequence[str] = (),
-    grammar: str | None = None,
     logprobs: int | None = None,
 ) -> SamplingParams:
     stops = list(request.stop or [])  # normalised to a list by the request model
@@ -54,11 +52,10 @@ def sampling_params(
         max_tokens=max_tokens,
         temperature=1.0 if request.temperature is None else request.temperature,
         top_p=1.0 if request.top_p is None else request.top_p,
-        stop=tuple(dict.fromkeys([*stops, *extra_stops])),
+        stop=tuple(dict.fromkeys(stops)),
         seed=request.seed,
         presence_penalty=request.presence_penalty,
         frequency_penalty=request.frequency_penalty,
-        grammar=grammar,
         logprobs=logprobs,
     )
 
