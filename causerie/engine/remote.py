@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -284,6 +285,7 @@ class RemoteEngine:
                 async for event in source.aiter_sse():
                     if event.data.strip() == "[DONE]":
                         break
+                    upstream.last_progress = time.monotonic()
                     chunk = event.json()
                     if isinstance(chunk, dict) and "error" in chunk:
                         raise UpstreamStreamError(_error_message(httpx.Response(500, json=chunk)))
