@@ -100,7 +100,7 @@ class _Stream:
 def _read(client: openai.OpenAI, result: _Stream) -> None:
     try:
         for chunk in client.chat.completions.create(
-            model=REMOTE_MODEL, messages=STORY, max_tokens=48, temperature=0, stream=True
+            model=REMOTE_MODEL, messages=STORY, max_tokens=128, temperature=0, stream=True
         ):
             if chunk.choices:
                 result.text.append(chunk.choices[0].delta.content or "")

@@ -275,6 +275,7 @@ class RemoteEngine:
         """One replica's stream; ``_TryAnother`` while nothing has been yielded, ``UpstreamFailed`` after."""
         upstream = replica.upstream
         upstream.outstanding += 1
+        upstream.last_progress = time.monotonic()
         started = False
         try:
             async with aconnect_sse(upstream.http, "POST", path, json=body) as source:

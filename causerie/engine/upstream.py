@@ -26,7 +26,7 @@ HEALTH_TIMEOUT_S = 2.0
 SLOW_CHECKS_TOLERATED = 3
 """Health checks in a row that may time out before a server is taken out: a server busy generating (one
 thread answering both, as llama.cpp's servers) is slow to list its models, not down. One that is streaming
-to us (a chunk within its read timeout) is never taken out by a slow check; a refused connection or an
+to us (a request sent or a chunk received within its read timeout) is never taken out by a slow check; a refused connection or an
 error answer takes it out at once."""
 
 TokenizeBody = Callable[[str, str, bool], dict[str, Any]]
@@ -78,7 +78,7 @@ class Upstream:
         self._slow_checks = 0
         """Health checks in a row that timed out."""
         self.last_progress = -math.inf
-        """When a reply's chunk last arrived from it (``time.monotonic()``)."""
+        """When a request was last sent to it or a reply's chunk last arrived (``time.monotonic()``)."""
         self._tokenize: tuple[str, TokenizeBody] | None = None
         self._tokenize_probed = False
         self._sync: httpx.Client | None = None
@@ -91,7 +91,8 @@ class Upstream:
         return self.healthy or time.monotonic() >= self._down_until
 
     def streaming(self) -> bool:
-        """Whether replies are flowing from it now: requests outstanding and a chunk within the read timeout."""
+        """Whether it is working for us now: requests outstanding, and one sent or a chunk received within the
+        read timeout (a server that stopped answering mid-reply is cut by that timeout, then marked down)."""
         return self.outstanding > 0 and time.monotonic() - self.last_progress < self.config.read_timeout
 
     def mark_down(self, reason: str) -> None:
