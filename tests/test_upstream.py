@@ -353,3 +353,19 @@ def test_a_busy_upstream_slow_to_answer_its_health_check_stays_in_service_until_
         return seen
 
     assert asyncio.run(checks()) == [True, True, True, True, True, False, False]
+
+
+def test_an_upstream_streaming_to_us_is_not_taken_out_by_slow_health_checks() -> None:
+    import asyncio
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("busy", request=request)
+
+    async def checks() -> list[bool]:
+        upstream = Upstream(UpstreamConfig(url="http://busy:8000/v1"), transport=httpx.MockTransport(handler))
+        upstream.outstanding, upstream.last_progress = 1, time.monotonic()  # a reply is flowing
+        busy = [await upstream.check() for _ in range(5)]
+        upstream.outstanding = 0  # nothing flows: slow checks count again
+        return busy + [await upstream.check() for _ in range(3)]
+
+    assert asyncio.run(checks()) == [True] * 5 + [True, True, False]

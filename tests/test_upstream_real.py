@@ -100,7 +100,7 @@ class _Stream:
 def _read(client: openai.OpenAI, result: _Stream) -> None:
     try:
         for chunk in client.chat.completions.create(
-            model=REMOTE_MODEL, messages=STORY, max_tokens=48, temperature=0, stream=True
+            model=REMOTE_MODEL, messages=STORY, max_tokens=128, temperature=0, stream=True
         ):
             if chunk.choices:
                 result.text.append(chunk.choices[0].delta.content or "")
@@ -112,18 +112,24 @@ def _read(client: openai.OpenAI, result: _Stream) -> None:
 def test_a_replica_killed_under_eight_streams_fails_only_what_it_had_started(tmp_path, replicas):
     with gateway(_gateway_settings(tmp_path, replicas)) as (url, registry):
         assert registry.fleet is not None
-        up0, up1 = registry.fleet.upstreams
+        upstreams = registry.fleet.upstreams
         client = client_for(url)
         streams = [_Stream() for _ in range(8)]
         threads = [threading.Thread(target=_read, args=(client, s)) for s in streams]
         for thread in threads:
             thread.start()
         deadline = time.monotonic() + 300
-        while not (up0.outstanding >= 2 and any("".join(s.text) for s in streams)):  # running, and others queued
+
+        def busy() -> int | None:  # a replica running one stream with others queued behind it
+            running = any("".join(s.text) for s in streams)
+            return next((i for i, u in enumerate(upstreams) if u.outstanding >= 2 and running), None)
+
+        while (victim := busy()) is None:
             assert time.monotonic() < deadline, "the streams never started"
             time.sleep(0.01)
-        queued_on_up0 = up0.outstanding
-        replicas[0].process.kill()
+        killed, survivor = upstreams[victim], upstreams[1 - victim]
+        queued_on_killed = killed.outstanding
+        replicas[victim].process.kill()
         for thread in threads:
             thread.join(timeout=600)
 
@@ -134,12 +140,13 @@ def test_a_replica_killed_under_eight_streams_fails_only_what_it_had_started(tmp
         for stream in streams:
             if stream.error is None:
                 assert "".join(stream.text) and stream.finished in ("stop", "length")
-        assert len(failed) < queued_on_up0  # the queued ones went on to up1
-        assert up1.served >= 4 + queued_on_up0 - len(failed)
-        assert httpx.get(url + "/health").json()["upstreams"] == {"up0": False, "up1": True}
+        assert len(failed) < queued_on_killed  # the queued ones went on to the survivor
+        assert survivor.served >= queued_on_killed - len(failed)
+        health = httpx.get(url + "/health").json()["upstreams"]
+        assert health == {killed.label: False, survivor.label: True}
 
-        replicas[1].process.kill()
-        replicas[1].process.wait(timeout=30)
+        replicas[1 - victim].process.kill()
+        replicas[1 - victim].process.wait(timeout=30)
         started = time.monotonic()
         response = httpx.post(url + "/v1/chat/completions", json={"model": REMOTE_MODEL, "messages": STORY}, timeout=60)
         elapsed = time.monotonic() - started

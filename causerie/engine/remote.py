@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import time
 from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -274,6 +275,7 @@ class RemoteEngine:
         """One replica's stream; ``_TryAnother`` while nothing has been yielded, ``UpstreamFailed`` after."""
         upstream = replica.upstream
         upstream.outstanding += 1
+        upstream.last_progress = time.monotonic()
         started = False
         try:
             async with aconnect_sse(upstream.http, "POST", path, json=body) as source:
@@ -284,6 +286,7 @@ class RemoteEngine:
                 async for event in source.aiter_sse():
                     if event.data.strip() == "[DONE]":
                         break
+                    upstream.last_progress = time.monotonic()
                     chunk = event.json()
                     if isinstance(chunk, dict) and "error" in chunk:
                         raise UpstreamStreamError(_error_message(httpx.Response(500, json=chunk)))

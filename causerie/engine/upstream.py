@@ -25,8 +25,9 @@ log = logging.getLogger(__name__)
 HEALTH_TIMEOUT_S = 2.0
 SLOW_CHECKS_TOLERATED = 3
 """Health checks in a row that may time out before a server is taken out: a server busy generating (one
-thread answering both) is slow to list its models, not down. A refused connection or an error answer
-takes it out at once."""
+thread answering both, as llama.cpp's servers) is slow to list its models, not down. One that is streaming
+to us (a request sent or a chunk received within its read timeout) is never taken out by a slow check; a refused connection or an
+error answer takes it out at once."""
 
 TokenizeBody = Callable[[str, str, bool], dict[str, Any]]
 _TOKENIZE_DIALECTS: tuple[tuple[str, TokenizeBody], ...] = (
@@ -76,6 +77,8 @@ class Upstream:
         self._down_until = 0.0
         self._slow_checks = 0
         """Health checks in a row that timed out."""
+        self.last_progress = -math.inf
+        """When a request was last sent to it or a reply's chunk last arrived (``time.monotonic()``)."""
         self._tokenize: tuple[str, TokenizeBody] | None = None
         self._tokenize_probed = False
         self._sync: httpx.Client | None = None
@@ -86,6 +89,11 @@ class Upstream:
     def available(self) -> bool:
         """Healthy, or down long enough ago to be tried again (only when no monitor watches it)."""
         return self.healthy or time.monotonic() >= self._down_until
+
+    def streaming(self) -> bool:
+        """Whether it is working for us now: requests outstanding, and one sent or a chunk received within the
+        read timeout (a server that stopped answering mid-reply is cut by that timeout, then marked down)."""
+        return self.outstanding > 0 and time.monotonic() - self.last_progress < self.config.read_timeout
 
     def mark_down(self, reason: str) -> None:
         if self.healthy:
@@ -104,6 +112,8 @@ class Upstream:
             response = await self.http.get("models", timeout=HEALTH_TIMEOUT_S)
             response.raise_for_status()
         except httpx.TimeoutException as exc:
+            if self.streaming():
+                return self.healthy
             self._slow_checks += 1
             if self._slow_checks >= SLOW_CHECKS_TOLERATED:
                 self.mark_down(f"{self._slow_checks} health checks in a row timed out: {exc!r}")
