@@ -25,6 +25,7 @@ from causerie.api.errors import install_error_handlers
 from causerie.api.localize import router as localize_router
 from causerie.api.metrics import router as metrics_router
 from causerie.api.routes import router
+from causerie.api.signin import router as signin_router
 from causerie.api.text import router as text_router
 from causerie.api.web import mount_web_ui
 from causerie.config import Settings
@@ -86,6 +87,7 @@ def create_app(
     if tracer_provider is not None:  # the request spans, parents of the services' (``services.tracing``)
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"])
     app.include_router(admin_router)
+    app.include_router(signin_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:

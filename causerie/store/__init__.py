@@ -5,6 +5,7 @@ from causerie.store.database import Database, database_url
 from causerie.store.models import ConversationRow, MessageRow, MessageStatus
 from causerie.store.repository import ConversationRepository, SearchHit
 from causerie.store.search import search_key
+from causerie.store.sessions import SessionRepository
 
 __all__ = [
     "AccountRepository",
@@ -14,6 +15,7 @@ __all__ = [
     "MessageRow",
     "MessageStatus",
     "SearchHit",
+    "SessionRepository",
     "database_url",
     "search_key",
 ]
