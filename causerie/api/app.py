@@ -91,10 +91,12 @@ def create_app(
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:
-        """Liveness, and each loaded model's queue (running, waiting, max_queued) and KV cache fill."""
-        pool = app.state.container.pool
+        """Liveness, whether the web UI must sign in (organization mode), and each loaded model's queue (running, waiting, max_queued) and KV cache fill."""
+        container = app.state.container
+        pool = container.pool
         return {
             "status": "ok",
+            "sign_in": container.accounts.organization_mode(),  # the web UI shows its sign-in page
             "default_model": pool.registry.default_id,
             "loaded_models": pool.loaded(),
             "models": pool.status(),

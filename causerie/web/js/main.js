@@ -8,6 +8,7 @@ import { attachComposer } from "./composer.js";
 import { savedChoice, setLanguage, t } from "./i18n.js";
 import { placeIcons } from "./icons.js";
 import { attachSettings, prefs } from "./settings.js";
+import { signInIfNeeded } from "./signin.js";
 import { Sidebar } from "./sidebar.js";
 import { ToolsView } from "./tools.js";
 
@@ -125,6 +126,8 @@ async function start() {
     showError(error);
   }
   languageSelect.value = savedChoice();
+  await signInIfNeeded(api, await api.health().catch(() => null), Boolean(prefs.apiKey()));
+  $(".layout").hidden = false; // not before: its conversation list would ask for it without credentials
   languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
   tools = new ToolsView($("#tools"), api, { error: showError, clearError });
   document.addEventListener("causerie:language", () => {
