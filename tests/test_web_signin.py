@@ -99,3 +99,37 @@ def test_personal_mode_shows_no_sign_in(serve, open_page: Callable[..., Page]) -
     expect(page.locator("#sign-in")).to_be_hidden()
     expect(page.locator(".layout")).to_be_visible()
     expect(page.locator("#signed-in")).to_be_hidden()
+
+
+def test_an_admin_creates_a_key_shown_once_and_revokes_it(acme: str, open_page: Callable[..., Page]) -> None:
+    page = open_page(acme)
+    sign_in(page, ADMIN, PASSWORDS["admin"])
+    page.wait_for_selector("body[data-ready=true] .layout:not([hidden])")
+    page.click("#open-admin")
+    expect(page.locator("#admin-keys tr")).to_have_count(2)  # the keys the fixture made
+    page.fill("#admin-key-name", "ci-bot")
+    page.click("#admin-create-key")
+    expect(page.locator("#admin-new-key")).to_be_visible()
+    key = page.locator("#admin-new-key-value").inner_text()
+    assert key.startswith("sk-cau-")
+    row = page.locator("#admin-keys tr", has=page.locator(".key-name", has_text="ci-bot"))
+    expect(row.locator("code")).to_have_text(key[:11] + "…")
+    assert httpx.get(f"{acme}/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    screenshot(page, "admin-keys")
+
+    page.click("#admin-dialog .dialog-actions button")
+    page.click("#open-admin")
+    expect(page.locator("#admin-keys tr")).to_have_count(3)
+    expect(page.locator("#admin-new-key")).to_be_hidden()
+    assert key not in page.content(), "shown once: the key left the page"
+
+    row.locator(".revoke-key").click()
+    expect(row.locator(".key-status")).to_have_text(CATALOGS["en"]["admin.key_revoked"])
+    assert httpx.get(f"{acme}/v1/models", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+
+
+def test_a_member_has_no_admin_page(acme: str, open_page: Callable[..., Page]) -> None:
+    page = open_page(acme)
+    sign_in(page, MEMBER, PASSWORDS["member"])
+    page.wait_for_selector("body[data-ready=true] .layout:not([hidden])")
+    expect(page.locator("#open-admin")).to_be_hidden()

@@ -114,6 +114,20 @@ export class Api {
     return this.fetch("POST", "/v1/auth/sign-out");
   }
 
+  // The admin API (an organization's owners and admins): its API keys.
+  adminKeys() {
+    return this.json("GET", "/v1/admin/keys");
+  }
+
+  // fields: {name?, user?, expires?} → the new key, whose secret (key) is in this answer only.
+  createKey(fields) {
+    return this.json("POST", "/v1/admin/keys", fields);
+  }
+
+  revokeKey(id) {
+    return this.json("DELETE", `/v1/admin/keys/${encodeURIComponent(id)}`);
+  }
+
   models() {
     return this.json("GET", "/v1/models");
   }

@@ -2,6 +2,7 @@
 // switch. The address names what is shown (#/c/<id>: a conversation, #/tools/<tool>: a tool), so a reload
 // finds it again.
 
+import { attachAdmin } from "./admin.js";
 import { Api } from "./api.js";
 import { ChatView } from "./chat.js";
 import { attachComposer } from "./composer.js";
@@ -126,7 +127,8 @@ async function start() {
     showError(error);
   }
   languageSelect.value = savedChoice();
-  await signInIfNeeded(api, await api.health().catch(() => null), Boolean(prefs.apiKey()));
+  const session = await signInIfNeeded(api, await api.health().catch(() => null), Boolean(prefs.apiKey()));
+  if (session && ["owner", "admin"].includes(session.role)) attachAdmin($("#admin-dialog"), $("#open-admin"), api);
   $(".layout").hidden = false; // not before: its conversation list would ask for it without credentials
   languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
   tools = new ToolsView($("#tools"), api, { error: showError, clearError });

@@ -38,9 +38,10 @@ function askToSignIn(api) {
 }
 
 // Before the app loads: in organization mode without an API key, a session (asking for one if needed);
-// the API client then sends its CSRF token, and the sidebar offers to sign out.
+// the API client then sends its CSRF token, and the sidebar offers to sign out. Resolves to the session,
+// or null when there is none to have.
 export async function signInIfNeeded(api, health, hasKey) {
-  if (!health?.sign_in || hasKey) return;
+  if (!health?.sign_in || hasKey) return null;
   const session = (await api.session().catch(() => null)) || (await askToSignIn(api));
   api.csrf = session.csrf_token;
   $("#signed-in-email").textContent = session.email;
@@ -49,4 +50,5 @@ export async function signInIfNeeded(api, health, hasKey) {
     await api.signOut().catch(() => null);
     location.reload();
   });
+  return session;
 }
