@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from causerie.api.app import create_app
 from causerie.api.auth import SESSION_COOKIE
+from causerie.config import Settings
+from causerie.engine.fake import FakeEngine
+from causerie.models.registry import ModelRegistry
 from causerie.services import signin as signin_module
 from causerie.services.signin import session_hash
 from causerie.store.accounts_tables import MembershipRow
 from causerie.store.sessions import SessionRepository
+from tests.conftest import fake_spec
 from tests.org_fixtures import PASSWORDS, Orgs
 
 MEMBER = {"email": "member@a.example", "password": PASSWORDS["member"]}
@@ -156,3 +162,13 @@ def test_no_password_or_session_id_in_the_logs(orgs: Orgs, caplog: pytest.LogCap
     logged = caplog.text
     for secret in (wrong, PASSWORDS["member"], session_id, csrf):
         assert secret not in logged
+
+
+def test_personal_mode_ignores_a_stale_cookie_and_signs_no_one_in(tmp_path: Path) -> None:
+    app = create_app(Settings(data_dir=tmp_path), ModelRegistry([fake_spec(FakeEngine())]))
+    with TestClient(app) as client:
+        assert client.get("/health").json()["sign_in"] is False
+        client.cookies.set(SESSION_COOKIE, "left over from another server")
+        assert client.get("/v1/models").status_code == 200
+        assert client.post("/v1/conversations", json={"title": "no CSRF needed"}).status_code == 201
+        assert _sign_in(client).status_code == 401, "personal mode has no users"

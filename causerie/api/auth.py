@@ -91,11 +91,14 @@ def check_csrf(headers: Mapping[str, str], session_id: str) -> None:
         raise PermissionDenied("The request lacks a valid X-CSRF-Token header.", code="csrf_token_invalid")
 
 
-async def session_principal(scope: Scope, container: Container, session_id: str) -> Principal:
-    """The principal of a signed-in browser's request (``AuthenticationFailed``, ``PermissionDenied``)."""
+async def session_principal(scope: Scope, container: Container, session_id: str) -> Principal | None:
+    """The principal of a signed-in browser's request (``AuthenticationFailed``, ``PermissionDenied``); None
+    for a cookie without a live session in personal mode (which then ignores it)."""
     principal = await run_in_threadpool(container.signin.authenticate, session_id)
     if principal is None:
-        raise AuthenticationFailed(_EXPIRED, code="session_expired")
+        if container.accounts.organization_mode():
+            raise AuthenticationFailed(_EXPIRED, code="session_expired")
+        return None
     if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
         check_csrf(Headers(scope=scope), session_id)
     return principal
@@ -135,9 +138,10 @@ class Authentication:
         token = bearer_token(headers.get("authorization"))
         session_id = cookie_parser(headers.get("cookie", "")).get(SESSION_COOKIE)
         try:
+            principal = None
             if token is None and session_id and container is not None:
                 principal = await session_principal(scope, container, session_id)
-            else:
+            if principal is None:
                 principal = await resolve_principal(token, accounts, self.api_keys)
         except (AuthenticationFailed, PermissionDenied) as exc:
             reject = error_json(exc) if scope["type"] == "http" else WebSocketClose(code=1008, reason=exc.message)
