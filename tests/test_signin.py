@@ -6,7 +6,10 @@ import logging
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect
 
 from causerie.api.app import create_app
 from causerie.api.auth import SESSION_COOKIE
@@ -14,8 +17,10 @@ from causerie.config import Settings
 from causerie.engine.fake import FakeEngine
 from causerie.models.registry import ModelRegistry
 from causerie.services import signin as signin_module
+from causerie.services.container import Container
 from causerie.services.signin import session_hash
 from causerie.store.accounts_tables import MembershipRow
+from causerie.store.database import MIGRATIONS
 from causerie.store.sessions import SessionRepository
 from tests.conftest import fake_spec
 from tests.org_fixtures import PASSWORDS, Orgs
@@ -172,3 +177,25 @@ def test_personal_mode_ignores_a_stale_cookie_and_signs_no_one_in(tmp_path: Path
         assert client.get("/v1/models").status_code == 200
         assert client.post("/v1/conversations", json={"title": "no CSRF needed"}).status_code == 201
         assert _sign_in(client).status_code == 401, "personal mode has no users"
+
+
+def test_sessions_on_sqlite_and_postgresql_and_the_revision_goes_down_and_up(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    container = Container(Settings(data_dir=tmp_path, database_url=database_url))
+    container.accounts.create_organization("Acme")
+    container.accounts.add_user("Acme", "ada@acme.example", "analytical engine", "admin")
+    signed = container.signin.sign_in("ada@acme.example", "analytical engine", "127.0.0.1")
+    principal = container.signin.authenticate(signed.session_id)
+    assert principal is not None and principal.role.value == "admin" and principal.user_id == signed.info.user_id
+    container.signin.sign_out(signed.session_id)
+    assert container.signin.authenticate(signed.session_id) is None
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    with container.open_store().engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002_organizations")
+        assert "sessions" not in inspect(connection).get_table_names()
+        command.upgrade(config, "head")
+        assert "sessions" in inspect(connection).get_table_names()
+    container.close_store()
