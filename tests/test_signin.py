@@ -109,6 +109,14 @@ def test_signing_in_from_another_site_is_refused(orgs: Orgs) -> None:
     assert refused.status_code == 403 and SESSION_COOKIE not in orgs.client.cookies
 
 
+def test_signing_in_again_ends_the_previous_session(orgs: Orgs) -> None:
+    first, _ = _signed_in(orgs)
+    second, _ = _signed_in(orgs, {"email": "admin@a.example", "password": PASSWORDS["admin"]})
+    assert first != second
+    sessions = SessionRepository(orgs.container.open_store())
+    assert sessions.find(session_hash(first)) is None and sessions.find(session_hash(second)) is not None
+
+
 def test_sign_out_ends_the_session(orgs: Orgs) -> None:
     session_id, csrf = _signed_in(orgs)
     assert orgs.client.get("/v1/auth/session").json()["csrf_token"] == csrf

@@ -27,6 +27,9 @@ async def sign_in(body: SignIn, request: Request, response: Response, signin: Si
     refuse_cross_site(request.headers)
     address = request.client.host if request.client else "unknown"
     signed = await run_in_threadpool(signin.sign_in, body.email, body.password.get_secret_value(), address)
+    previous = request.cookies.get(SESSION_COOKIE)
+    if previous:  # the session this browser had before is over
+        await run_in_threadpool(signin.sign_out, previous)
     response.set_cookie(
         SESSION_COOKIE,
         signed.session_id,

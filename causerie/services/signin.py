@@ -85,12 +85,12 @@ class SignInService:
         buckets = ((ACCOUNT_LIMIT, f"account:{email}"), (ADDRESS_LIMIT, f"address:{address}"))
         self._refuse_if_limited(buckets)
         user = self._accounts.user_by_email(email)
+        verified = self._verify(user.password_hash if user is not None else self._dummy_hash, password)
         memberships = self._accounts.memberships(user.id) if user is not None else []
-        if not self._verify(user.password_hash if user is not None else self._dummy_hash, password) or not memberships:
+        if user is None or not verified or not memberships:
             for item, key in buckets:
                 self._limiter.hit(item, key)
             raise AuthenticationFailed(_INCORRECT, code="invalid_credentials")
-        assert user is not None
         session_id = secrets.token_urlsafe(32)
         now = time.time()
         self._sessions.remove_expired(now)
