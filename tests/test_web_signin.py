@@ -73,6 +73,7 @@ def test_sign_in_in_the_users_language_and_see_only_ones_own_conversations(
 
     page.click("#sign-out")
     expect(page.locator("#sign-in")).to_be_visible()
+    expect(page.locator("#sign-in h1")).to_have_text(catalog["signin.title"])
     assert "causerie_session" not in {cookie["name"] for cookie in page.context.cookies()}
 
 
@@ -133,3 +134,13 @@ def test_a_member_has_no_admin_page(acme: str, open_page: Callable[..., Page]) -
     sign_in(page, MEMBER, PASSWORDS["member"])
     page.wait_for_selector("body[data-ready=true] .layout:not([hidden])")
     expect(page.locator("#open-admin")).to_be_hidden()
+
+
+def test_an_ended_session_brings_back_the_sign_in_page(acme: str, open_page: Callable[..., Page]) -> None:
+    page = open_page(acme)
+    sign_in(page, MEMBER, PASSWORDS["member"])
+    page.wait_for_selector("body[data-ready=true] .layout:not([hidden])")
+    page.context.clear_cookies()  # as when the session has expired on the server
+    page.context.add_cookies([{"name": "causerie_session", "value": "ended", "url": acme}])
+    page.click("#conversations .conversation-link")
+    expect(page.locator("#sign-in")).to_be_visible()

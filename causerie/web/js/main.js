@@ -27,6 +27,10 @@ function banner() {
 }
 
 function showError(error) {
+  if (error.code === "session_expired") {
+    location.reload(); // back to the sign-in page
+    return;
+  }
   const message = error.status === 401 ? t("errors.auth") : error.message || t("errors.generic");
   banner().querySelector(".error-text").textContent = message;
   banner().hidden = false;
