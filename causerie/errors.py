@@ -82,6 +82,18 @@ class Overloaded(CauserieError):
         self.retry_after = retry_after
 
 
+class RateLimited(CauserieError):
+    """Too many requests of one kind (sign-in attempts) in a window: come back after ``retry_after`` seconds."""
+
+    status_code = 429
+    error_type = "requests"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int, param: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, param=param, code=code)
+        self.retry_after = retry_after
+
+
 class AuthenticationFailed(CauserieError):
     status_code = 401
     error_type = "invalid_request_error"

@@ -230,8 +230,9 @@ def test_unknown_route_and_wrong_method_answer_openai_errors(serve_fake):
     assert wrong.headers["allow"] == "POST"
 
 
-PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/web/{path}")}
-"""The only routes answered without a key when keys are configured (the web UI asks for one itself)."""
+PUBLIC = {("GET", "/"), ("GET", "/health"), ("GET", "/web/{path}"), ("POST", "/v1/auth/sign-in")}
+"""The only routes answered without a key when keys are configured (the web UI asks for one itself, or
+signs in: checking a password is what that route is for)."""
 
 
 def _routes(routes: list, prefix: str = "") -> Iterator[tuple[str, str]]:

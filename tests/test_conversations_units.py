@@ -30,7 +30,7 @@ def test_migrations_create_exactly_the_models_schema(database):
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
         version = connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
     assert differences == []
-    assert version == "0003_responses"
+    assert version == "0004_sessions"
     database.migrate()  # opening an up-to-date database again changes nothing
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1

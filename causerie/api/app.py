@@ -27,6 +27,7 @@ from causerie.api.localize import router as localize_router
 from causerie.api.metrics import router as metrics_router
 from causerie.api.responses import router as responses_router
 from causerie.api.routes import router
+from causerie.api.signin import router as signin_router
 from causerie.api.text import router as text_router
 from causerie.api.web import mount_web_ui
 from causerie.config import Settings
@@ -91,13 +92,17 @@ def create_app(
     if tracer_provider is not None:  # the request spans, parents of the services' (``services.tracing``)
         FastAPIInstrumentor.instrument_app(app, tracer_provider=tracer_provider, exclude_spans=["receive", "send"])
     app.include_router(admin_router)
+    app.include_router(signin_router)
 
     @app.get("/health", tags=["health"])
     async def health() -> dict[str, object]:
-        """Liveness, and each loaded model's queue (running, waiting, max_queued) and KV cache fill."""
-        pool = app.state.container.pool
+        """Liveness, whether the web UI must sign in (organization mode), each loaded model's queue (running,
+        waiting, max_queued) and KV cache fill, and the upstreams' health."""
+        container = app.state.container
+        pool = container.pool
         health: dict[str, object] = {
             "status": "ok",
+            "sign_in": container.accounts.organization_mode(),  # the web UI shows its sign-in page
             "default_model": pool.registry.default_id,
             "loaded_models": pool.loaded(),
             "models": pool.status(),

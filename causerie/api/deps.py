@@ -20,6 +20,7 @@ from causerie.services.engines import EnginePool
 from causerie.services.localize import LocalizeService
 from causerie.services.replies import ReplyService
 from causerie.services.responses import ResponseService
+from causerie.services.signin import SignInService
 from causerie.services.summarize import SummarizationService
 from causerie.services.translate import TranslationService
 
@@ -109,3 +110,10 @@ def get_accounts(container: ContainerDep) -> AccountService:
 
 
 AccountsDep = Annotated[AccountService, Depends(get_accounts)]
+
+
+def get_signin(container: ContainerDep) -> SignInService:
+    return container.signin
+
+
+SignInDep = Annotated[SignInService, Depends(get_signin)]

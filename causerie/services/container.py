@@ -33,10 +33,18 @@ from causerie.services.model_access import ModelAccess
 from causerie.services.replies import ReplyService
 from causerie.services.response_history import ResponseHistory
 from causerie.services.responses import ResponseService
+from causerie.services.signin import SignInService
 from causerie.services.summarize import SummarizationService
 from causerie.services.tracing import tracer_from
 from causerie.services.translate import TranslationService
-from causerie.store import AccountRepository, ConversationRepository, Database, ResponseRepository, database_url
+from causerie.store import (
+    AccountRepository,
+    ConversationRepository,
+    Database,
+    ResponseRepository,
+    SessionRepository,
+    database_url,
+)
 
 
 class Container:
@@ -148,6 +156,11 @@ class Container:
             self.settings,
             adopters=(self.jobs.adopt, self._adopt_models),
         )
+
+    @cached_property
+    def signin(self) -> SignInService:
+        """The web UI's sign-in: sessions, their CSRF tokens, the sign-in rate limits."""
+        return SignInService(self.account_repository, SessionRepository(self.open_store()))
 
     def _adopt_models(self, organization_id: str) -> int:
         """Personal mode's localized models: their cards on disk, and the registry's entries once it is built."""

@@ -6,6 +6,7 @@ from causerie.store.models import ConversationRow, MessageRow, MessageStatus, Re
 from causerie.store.repository import ConversationRepository, SearchHit
 from causerie.store.responses import ResponseRepository
 from causerie.store.search import search_key
+from causerie.store.sessions import SessionRepository
 
 __all__ = [
     "AccountRepository",
@@ -17,6 +18,7 @@ __all__ = [
     "ResponseRepository",
     "ResponseRow",
     "SearchHit",
+    "SessionRepository",
     "database_url",
     "search_key",
 ]

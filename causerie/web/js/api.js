@@ -1,4 +1,5 @@
-// The HTTP client of the web UI: the public Causerie API (conversations + models), Bearer key when set.
+// The HTTP client of the web UI: the public Causerie API (conversations + models), Bearer key when set;
+// otherwise the session cookie of a signed-in browser, with its CSRF token (csrf) in X-CSRF-Token.
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -7,6 +8,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = error.code || null;
     this.param = error.param || null;
+    this.retryAfter = null;
   }
 }
 
@@ -17,7 +19,9 @@ async function errorFrom(response) {
   } catch {
     body = null;
   }
-  return new ApiError(response.status, body);
+  const error = new ApiError(response.status, body);
+  error.retryAfter = Number(response.headers.get("retry-after")) || null;
+  return error;
 }
 
 // Server-sent events over a fetch() body (EventSource cannot POST): yields each `data:` payload, parsed.
@@ -63,6 +67,7 @@ export class Api {
   // getKey() returns the API key the user saved, or "".
   constructor(getKey) {
     this.getKey = getKey;
+    this.csrf = "";
   }
 
   headers(json) {
@@ -70,6 +75,7 @@ export class Api {
     if (json) headers["Content-Type"] = "application/json";
     const key = this.getKey();
     if (key) headers.Authorization = `Bearer ${key}`;
+    else if (this.csrf) headers["X-CSRF-Token"] = this.csrf;
     return headers;
   }
 
@@ -93,6 +99,33 @@ export class Api {
   async stream(path, body, onEvent, signal) {
     const response = await this.fetch("POST", path, { ...body, stream: true }, signal);
     for await (const event of readEvents(response)) onEvent(event);
+  }
+
+  // Organization mode: {email, role, csrf_token, …} of the browser's session (an ApiError 401 without one).
+  session() {
+    return this.json("GET", "/v1/auth/session");
+  }
+
+  signIn(email, password) {
+    return this.json("POST", "/v1/auth/sign-in", { email, password });
+  }
+
+  signOut() {
+    return this.fetch("POST", "/v1/auth/sign-out");
+  }
+
+  // The admin API (an organization's owners and admins): its API keys.
+  adminKeys() {
+    return this.json("GET", "/v1/admin/keys");
+  }
+
+  // fields: {name?, user?, expires?} → the new key, whose secret (key) is in this answer only.
+  createKey(fields) {
+    return this.json("POST", "/v1/admin/keys", fields);
+  }
+
+  revokeKey(id) {
+    return this.json("DELETE", `/v1/admin/keys/${encodeURIComponent(id)}`);
   }
 
   models() {

@@ -2,12 +2,14 @@
 // switch. The address names what is shown (#/c/<id>: a conversation, #/tools/<tool>: a tool), so a reload
 // finds it again.
 
+import { attachAdmin } from "./admin.js";
 import { Api } from "./api.js";
 import { ChatView } from "./chat.js";
 import { attachComposer } from "./composer.js";
 import { savedChoice, setLanguage, t } from "./i18n.js";
 import { placeIcons } from "./icons.js";
 import { attachSettings, prefs } from "./settings.js";
+import { signInIfNeeded } from "./signin.js";
 import { Sidebar } from "./sidebar.js";
 import { ToolsView } from "./tools.js";
 
@@ -25,6 +27,10 @@ function banner() {
 }
 
 function showError(error) {
+  if (error.code === "session_expired") {
+    location.reload(); // back to the sign-in page
+    return;
+  }
   const message = error.status === 401 ? t("errors.auth") : error.message || t("errors.generic");
   banner().querySelector(".error-text").textContent = message;
   banner().hidden = false;
@@ -126,6 +132,9 @@ async function start() {
     showError(error);
   }
   languageSelect.value = savedChoice();
+  const session = await signInIfNeeded(api, await api.health().catch(() => null), Boolean(prefs.apiKey()));
+  if (session && ["owner", "admin"].includes(session.role)) attachAdmin($("#admin-dialog"), $("#open-admin"), api);
+  $(".layout").hidden = false; // not before: its conversation list would ask for it without credentials
   languageSelect.addEventListener("change", () => setLanguage(languageSelect.value));
   tools = new ToolsView($("#tools"), api, { error: showError, clearError });
   document.addEventListener("causerie:language", () => {
