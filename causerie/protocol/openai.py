@@ -13,7 +13,16 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from causerie.errors import CauserieError
@@ -225,6 +234,14 @@ class AssistantMessage(BaseModel):
     content: str | None
     tool_calls: list[ToolCall] | None = None
     refusal: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _content_always(self, handler: SerializerFunctionWrapHandler):
+        """``content`` stays in the answer as ``null`` beside ``tool_calls`` (as OpenAI sends it), even where
+        the route leaves out the other empty fields."""
+        data = handler(self)
+        data.setdefault("content", None)
+        return data
 
 
 class ChatChoice(BaseModel):
