@@ -226,6 +226,8 @@ def test_a_stopped_upstream_fails_over_and_none_left_is_a_quick_503(tmp_path):
             assert health(url)["up0"] is False
 
             servers.pop(0).__exit__(None, None, None)  # and up1: nothing left
+            # (a kept-alive connection may still answer one request while the server winds down)
+            wait_for(lambda: health(url)["up1"] is False, "up1 taken out")
             started = time.monotonic()
             response = httpx.post(
                 url + "/v1/chat/completions", json={"model": REMOTE_MODEL, "messages": HELLO}, timeout=60
